@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Hot C kernels are compiled for the AVX2/FMA machines this project runs on.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mf16c", "-ffp-contract=off"])]
+
+let package = Package(
+    name: "Switchboard",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "switchboard", targets: ["switchboard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries (Debian -dev packages).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+
+        // Compute: the only place that calls BLAS or holds SIMD code.
+        .target(name: "CKernels", cSettings: kernelFlags),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CKernels"]),
+
+        // Formats → tokenizer → model → engine → CLI.
+        .target(name: "ModelFormats", dependencies: ["Kernels"]),
+        .target(name: "Tokenizer", dependencies: ["ModelFormats"]),
+        .target(name: "Llama", dependencies: ["Kernels", "ModelFormats"]),
+        .target(name: "Engine", dependencies: ["Llama", "Tokenizer", "ModelFormats", "Kernels"]),
+        .executableTarget(name: "switchboard", dependencies: [
+            "Engine", "Llama", "Tokenizer", "ModelFormats", "Kernels",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Fixture locations and golden-file types shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Kernels"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFormats"]),
+        .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFormats", "Kernels", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Llama", "Tokenizer", "ModelFormats", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,43 @@
+// Hot loops of the forward pass, written in C so that the compiler emits AVX2/FMA code.
+// Every function has a plain Swift reference twin in Kernels (see Tests/KernelsTests).
+// Layout conventions: activations are row-major [rows, features] with an explicit leading
+// dimension (ld, in floats); weights are [out, in].
+#ifndef SWITCHBOARD_CKERNELS_H
+#define SWITCHBOARD_CKERNELS_H
+
+#include <stdint.h>
+
+/// out[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * weight   for r in 0..<rows.
+void sb_rms_norm(const float *x, int ldx, const float *weight, float *out, int ldo,
+                 int rows, int dim, float eps);
+
+/// Rotary embedding, "rotate half" form (pairs i and i + headDim/2 of each head), in place.
+/// x: [rows, heads*headDim] with leading dim ld. cosTable/sinTable: [maxPos, headDim/2].
+void sb_rope_rotate_half(float *x, int ld, int rows, int heads, int headDim,
+                         const int32_t *positions, const float *cosTable, const float *sinTable);
+
+/// out[i] = silu(gate[i]) * up[i] = gate / (1 + exp(-gate)) * up, for each row.
+void sb_silu_mul(const float *gate, const float *up, int ldIn, float *out, int ldOut,
+                 int rows, int dim);
+
+/// x[i] += y[i].
+void sb_add_inplace(float *x, const float *y, int count);
+
+/// Causal attention of one sequence chunk against its paged KV cache.
+/// q:       [nQuery, heads*headDim] (leading dim ldq); query row i sits at position firstPos + i
+///          and attends to cache slots 0 ... firstPos + i (slot index == position).
+/// kCache/vCache: one layer's pool, [numBlocks, blockSize, kvHeads*headDim].
+/// blockTable: cache block ids of this sequence, in order.
+/// out:     [nQuery, heads*headDim] (leading dim ldo).
+/// scores:  scratch of at least (visible keys) floats.
+void sb_attention_paged(const float *q, int ldq, int nQuery, int firstPos,
+                        const float *kCache, const float *vCache, const int32_t *blockTable,
+                        int blockSize, int heads, int kvHeads, int headDim, float scale,
+                        float *out, int ldo, float *scores);
+
+/// Copies rows of k and v ([n, kvDim], leading dims ldk/ldv) into the paged cache slots
+/// firstPos ..< firstPos + n of a sequence.
+void sb_kv_store(const float *k, int ldk, const float *v, int ldv, int n, int firstPos,
+                 float *kCache, float *vCache, const int32_t *blockTable, int blockSize, int kvDim);
+
+#endif

@@ -1,0 +1,132 @@
+import Llama
+import Tokenizer
+
+/// Identifies a sequence inside a `Generator`.
+public struct SequenceID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: Int
+    public var description: String { "seq-\(rawValue)" }
+}
+
+/// What happened to a sequence during a step.
+public enum GenerationEvent: Sendable, Equatable {
+    /// A token was generated; `text` is the newly complete text it adds (may be empty while a
+    /// character or a possible stop string is still incomplete).
+    case token(SequenceID, token: Int, text: String)
+    /// The sequence ended; `text` is any held-back text flushed at the end.
+    case finished(SequenceID, reason: FinishReason, text: String)
+}
+
+/// Why a request cannot be run.
+public enum GenerationError: Error, Equatable, Sendable, CustomStringConvertible {
+    case emptyPrompt
+    case promptTooLong(tokens: Int, context: Int)
+    case tokenOutOfRange(token: Int, vocabulary: Int)
+    case cacheExhausted(neededBlocks: Int, freeBlocks: Int)
+
+    public var description: String {
+        switch self {
+        case .emptyPrompt: return "the prompt has no tokens"
+        case let .promptTooLong(tokens, context): return "the prompt has \(tokens) tokens; the model's context is \(context)"
+        case let .tokenOutOfRange(token, vocabulary): return "token id \(token) is outside the vocabulary (0..<\(vocabulary))"
+        case let .cacheExhausted(needed, free): return "the KV cache has \(free) free blocks; this step needs \(needed)"
+        }
+    }
+}
+
+/// Runs many sequences together: every step carries prefill chunks of some sequences and one
+/// decode token of each of the others, in one forward pass.
+///
+/// Confined to one thread (the engine thread in the server, the main thread in the CLI).
+public final class Generator {
+    public let model: LlamaModel
+    public let cache: PagedKVCache
+    public let tokenizer: BPETokenizer?
+    /// Most tokens one step may carry (decode tokens first, then prefill chunks).
+    public let maxStepTokens: Int
+    private var sequences: [ActiveSequence] = []
+    private var nextID = 0
+
+    /// A generator over `model`, with sequences' keys and values in `cache`.
+    public init(model: LlamaModel, cache: PagedKVCache, tokenizer: BPETokenizer?, maxStepTokens: Int = 512) {
+        precondition(maxStepTokens > 0)
+        self.model = model
+        self.cache = cache
+        self.tokenizer = tokenizer
+        self.maxStepTokens = maxStepTokens
+    }
+
+    /// Sequences not yet finished.
+    public var activeCount: Int { sequences.count }
+
+    /// Starts a sequence; it joins the next step.
+    public func add(prompt: [Int], parameters: SamplingParameters) throws -> SequenceID {
+        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
+        let context = model.config.contextLength
+        guard prompt.count < context else { throw GenerationError.promptTooLong(tokens: prompt.count, context: context) }
+        if let bad = prompt.first(where: { $0 < 0 || $0 >= model.config.vocabularySize }) {
+            throw GenerationError.tokenOutOfRange(token: bad, vocabulary: model.config.vocabularySize)
+        }
+        let id = SequenceID(rawValue: nextID)
+        nextID += 1
+        sequences.append(ActiveSequence(id: id, prompt: prompt, parameters: parameters, tokenizer: tokenizer))
+        return id
+    }
+
+    /// Ends a sequence early and frees its cache blocks.
+    public func cancel(_ id: SequenceID) -> GenerationEvent? {
+        guard let index = sequences.firstIndex(where: { $0.id == id }) else { return nil }
+        cache.release(&sequences[index].blockTable)
+        sequences.remove(at: index)
+        return .finished(id, reason: .cancelled, text: "")
+    }
+
+    /// Runs one forward step and returns what it produced.
+    public func step() throws -> [GenerationEvent] {
+        guard !sequences.isEmpty else { return [] }
+        // Decode rows first (one token each), then prefill chunks in arrival order.
+        var budget = maxStepTokens
+        var planned: [(index: Int, count: Int)] = []
+        for (i, s) in sequences.enumerated() where s.pendingCount == 1 && budget > 0 {
+            planned.append((i, 1)); budget -= 1
+        }
+        for (i, s) in sequences.enumerated() where s.pendingCount > 1 && budget > 0 {
+            let n = min(s.pendingCount, budget)
+            planned.append((i, n)); budget -= n
+        }
+        var chunks: [ForwardChunk] = []
+        chunks.reserveCapacity(planned.count)
+        for (i, n) in planned {
+            let first = sequences[i].cachedCount
+            guard cache.reserve(&sequences[i].blockTable, tokens: first + n) else {
+                throw GenerationError.cacheExhausted(neededBlocks: cache.blocksNeeded(tokens: first + n) - sequences[i].blockTable.count,
+                                                     freeBlocks: cache.freeBlockCount)
+            }
+            let all = sequences[i].tokens
+            let samples = first + n == all.count
+            chunks.append(ForwardChunk(tokens: all[first..<first + n].map(Int32.init), firstPosition: first,
+                                       blockTable: sequences[i].blockTable, logitRows: samples ? .last : .none))
+        }
+        let logits = model.forward(chunks, cache: cache)
+
+        var events: [GenerationEvent] = []
+        var logitRow = 0
+        var finished: [Int] = []
+        for (chunkIndex, (i, n)) in planned.enumerated() {
+            sequences[i].cachedCount += n
+            guard chunks[chunkIndex].logitRows == .last else { continue }
+            let token = sequences[i].sampler.sample(logits.row(logitRow))
+            logitRow += 1
+            let outcome = sequences[i].accept(token: token, contextLength: model.config.contextLength)
+            events.append(.token(sequences[i].id, token: token, text: outcome.text))
+            if let reason = outcome.finish {
+                events.append(.finished(sequences[i].id, reason: reason, text: sequences[i].flush()))
+                finished.append(i)
+            }
+        }
+        for i in finished.sorted(by: >) {
+            cache.release(&sequences[i].blockTable)
+            sequences.remove(at: i)
+        }
+        return events
+    }
+}
