@@ -38,8 +38,8 @@ let package = Package(
         // Fixture locations and golden-file types shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
-        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Kernels"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFormats"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Kernels", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFormats", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFormats", "Kernels", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Llama", "Tokenizer", "ModelFormats", "TestSupport"]),
     ],

@@ -27,13 +27,10 @@ public final class ModelBundle: @unchecked Sendable {
         _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         if isDirectory.boolValue {
             let json = try Data(contentsOf: URL(fileURLWithPath: path + "/tokenizer.json"))
-            let spec = try TokenizerSpec(tokenizerJSON: json)
-            var template = spec.chatTemplate
-            if template == nil, let config = try? Data(contentsOf: URL(fileURLWithPath: path + "/tokenizer_config.json")),
-               let object = try? JSONSerialization.jsonObject(with: config) as? [String: Any] {
-                template = object["chat_template"] as? String
-            }
-            return ModelBundle(model: model, tokenizer: try BPETokenizer(spec: spec), chatTemplateSource: template, path: path)
+            // tokenizer_config.json names BOS/EOS and carries the chat template.
+            let config = try? Data(contentsOf: URL(fileURLWithPath: path + "/tokenizer_config.json"))
+            let spec = try TokenizerSpec(tokenizerJSON: json, tokenizerConfigJSON: config)
+            return ModelBundle(model: model, tokenizer: try BPETokenizer(spec: spec), chatTemplateSource: spec.chatTemplate, path: path)
         }
         let gguf = try GGUFFile(path: path)
         let spec = try TokenizerSpec(gguf: gguf.metadata)
@@ -44,6 +41,14 @@ public final class ModelBundle: @unchecked Sendable {
     /// The chat template, or a clear error when the model has none we support.
     public func chatTemplate() throws -> ChatTemplate {
         try ChatTemplate.detect(from: chatTemplateSource)
+    }
+
+    /// Prompt tokens of a conversation rendered with the model's chat template, ready for the
+    /// assistant's reply. A template that writes BOS itself gets no second one.
+    public func chatPromptTokens(_ messages: [ChatMessage]) throws -> [Int] {
+        let template = try chatTemplate()
+        let text = template.render(messages, addGenerationPrompt: true)
+        return tokenizer.encode(text, addBOS: tokenizer.addsBOS && !template.rendersBOS)
     }
 
     /// Stop tokens a chat or completion ends on by default (the model's end-of-sequence token).

@@ -92,8 +92,7 @@ public final class LlamaModel: @unchecked Sendable {
             // Attention block: x += o(attention(rope(q), rope(k), v)) with q, k, v from norm(x).
             Ops.rmsNorm(x: s.x.pointer, ldx: hidden, weight: w.attentionNorm.pointer, out: s.xb.pointer, ldo: hidden,
                         rows: rowCount, dim: hidden, eps: c.rmsNormEpsilon)
-            Gemm.xwt(rows: rowCount, inFeatures: hidden, outFeatures: qkvWidth, x: s.xb.pointer, ldx: hidden,
-                     w: w.qkv.pointer, ldw: hidden, y: s.qkv.pointer, ldy: qkvWidth)
+            w.qkv.apply(rows: rowCount, x: s.xb.pointer, ldx: hidden, y: s.qkv.pointer, ldy: qkvWidth)
             s.positions.withUnsafeBufferPointer { positions in
                 Ops.ropeRotateHalf(x: s.qkv.pointer, ld: qkvWidth, rows: rowCount, heads: c.headCount,
                                    headDim: c.headDim, positions: positions.baseAddress!, table: rope)
@@ -118,19 +117,17 @@ public final class LlamaModel: @unchecked Sendable {
                 }
                 first += n
             }
-            Gemm.xwt(rows: rowCount, inFeatures: c.queryDim, outFeatures: hidden, x: s.attention.pointer, ldx: c.queryDim,
-                     w: w.output.pointer, ldw: c.queryDim, y: s.x.pointer, ldy: hidden, accumulate: true)
+            w.output.apply(rows: rowCount, x: s.attention.pointer, ldx: c.queryDim, y: s.x.pointer, ldy: hidden,
+                           accumulate: true)
 
             // Feed-forward block: x += down(silu(gate(norm(x))) ⊙ up(norm(x))).
             let inter = c.intermediateSize
             Ops.rmsNorm(x: s.x.pointer, ldx: hidden, weight: w.feedForwardNorm.pointer, out: s.xb.pointer, ldo: hidden,
                         rows: rowCount, dim: hidden, eps: c.rmsNormEpsilon)
-            Gemm.xwt(rows: rowCount, inFeatures: hidden, outFeatures: 2 * inter, x: s.xb.pointer, ldx: hidden,
-                     w: w.gateUp.pointer, ldw: hidden, y: s.gateUp.pointer, ldy: 2 * inter)
+            w.gateUp.apply(rows: rowCount, x: s.xb.pointer, ldx: hidden, y: s.gateUp.pointer, ldy: 2 * inter)
             Ops.siluMul(gate: s.gateUp.pointer, up: s.gateUp.pointer + inter, ldIn: 2 * inter,
                         out: s.hidden.pointer, ldOut: inter, rows: rowCount, dim: inter)
-            Gemm.xwt(rows: rowCount, inFeatures: inter, outFeatures: hidden, x: s.hidden.pointer, ldx: inter,
-                     w: w.down.pointer, ldw: inter, y: s.x.pointer, ldy: hidden, accumulate: true)
+            w.down.apply(rows: rowCount, x: s.hidden.pointer, ldx: inter, y: s.x.pointer, ldy: hidden, accumulate: true)
         }
 
         // Final norm and output head only for rows that sample.
@@ -152,8 +149,8 @@ public final class LlamaModel: @unchecked Sendable {
             }
             row += n
         }
-        Gemm.xwt(rows: logitCount, inFeatures: hidden, outFeatures: c.vocabularySize, x: s.logitInput.pointer,
-                 ldx: hidden, w: weights.outputHead.pointer, ldw: hidden, y: s.logits.pointer, ldy: c.vocabularySize)
+        weights.outputHead.apply(rows: logitCount, x: s.logitInput.pointer, ldx: hidden, y: s.logits.pointer,
+                                 ldy: c.vocabularySize)
         return LogitsView(pointer: UnsafePointer(s.logits.pointer), rows: logitCount, vocabularySize: c.vocabularySize)
     }
 }

@@ -20,8 +20,11 @@ struct BenchCommand: ParsableCommand {
     var decodeContext = 128
     @Option(name: .long, help: "Decode steps timed per repetition.")
     var decodeSteps = 16
+    @Option(name: .long, help: "Most rows a step multiplies straight from quantized weights (0: always f32 sgemm).")
+    var quantizedRowLimit = Projection.quantizedRowLimit
 
     func run() throws {
+        Projection.quantizedRowLimit = quantizedRowLimit
         let loadStart = now()
         let llama = try LlamaModel.load(path: try resolveModelPath(model))
         let loadSeconds = now() - loadStart
@@ -104,7 +107,10 @@ struct BenchCommand: ParsableCommand {
         let y = FloatBuffer(count: rows * outFeatures)
         for i in 0..<x.count { x.pointer[i] = Float(i % 7) * 0.1 }
         for i in 0..<w.count { w.pointer[i] = Float(i % 5) * 0.1 }
-        let iterations = max(4, 2_000_000_000 / (2 * rows * inFeatures * outFeatures) / 10)
+        // About 4 GFLOP per repetition, after one warm-up call (wakes OpenBLAS's threads).
+        let iterations = max(4, 4_000_000_000 / (2 * rows * inFeatures * outFeatures))
+        Gemm.xwt(rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, x: x.pointer, ldx: inFeatures,
+                 w: w.pointer, ldw: inFeatures, y: y.pointer, ldy: outFeatures)
         let times = (0..<repeats).map { _ -> Double in
             let start = now()
             for _ in 0..<iterations {

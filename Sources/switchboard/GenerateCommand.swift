@@ -36,8 +36,8 @@ struct GenerateCommand: ParsableCommand {
         let bundle = try ModelBundle.load(path: try resolveModelPath(model))
         log.info("loaded \(bundle.model.config.name) in \(String(format: "%.2f", now() - start)) s")
 
-        let text = chat ? try bundle.chatTemplate().render([ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true) : prompt
-        let promptTokens = bundle.tokenizer.encode(text)
+        let promptTokens = chat ? try bundle.chatPromptTokens([ChatMessage(role: "user", content: prompt)])
+                                : bundle.tokenizer.encode(prompt)
         var parameters = SamplingParameters(maxTokens: maxTokens)
         parameters.temperature = temperature
         parameters.topK = topK

@@ -38,7 +38,7 @@ struct SmolLM2EndToEndTests {
         }
     }
 
-    @Test("greedy continuations equal transformers' 32 tokens, alone and all four in one batch")
+    @Test("greedy continuations equal transformers' 32 tokens, alone, four in one batch and twelve in one batch")
     func greedy() throws {
         let bundle = try #require(smolLM2)
         for p in goldens.prompts {
@@ -48,6 +48,10 @@ struct SmolLM2EndToEndTests {
         let together = try generateTogether(bundle.model, prompts: goldens.prompts.map(\.inputIDs),
                                             maxTokens: goldens.prompts[0].outputIDs.count, maxStepTokens: 16)
         #expect(together == goldens.prompts.map(\.outputIDs))
+        // Three copies of each: 12 decode rows per step take the quantized panel kernel.
+        let twelve = try generateTogether(bundle.model, prompts: Array(repeating: goldens.prompts.map(\.inputIDs), count: 3).flatMap { $0 },
+                                          maxTokens: goldens.prompts[0].outputIDs.count)
+        #expect(twelve == Array(repeating: goldens.prompts.map(\.outputIDs), count: 3).flatMap { $0 })
     }
 
     @Test("chat: the rendered ChatML prompt streams text that decodes the golden tokens, and stops at <|im_end|>")

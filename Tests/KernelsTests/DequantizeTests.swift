@@ -14,6 +14,15 @@ struct DequantizeTests {
         return out
     }
 
+    /// Records the first element where `actual` and `expected` differ bitwise (short failure output).
+    private func expectIdentical(_ actual: [Float], _ expected: [Float], sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(actual.count == expected.count, sourceLocation: sourceLocation)
+        let common = 0..<min(actual.count, expected.count)
+        if let i = common.first(where: { actual[$0].bitPattern != expected[$0].bitPattern }) {
+            Issue.record("element \(i): \(actual[i]) != \(expected[i])", sourceLocation: sourceLocation)
+        }
+    }
+
     private func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
     private func half(_ v: Float) -> [UInt8] { le16(Float16(v).bitPattern) }
 
@@ -78,7 +87,7 @@ struct DequantizeTests {
         let low: [Float] = (0..<16).map { (j: Int) -> Float in Float(j - 8) * 0.25 }
         let high: [Float] = (0..<16).map { (j: Int) -> Float in Float(7 - j) * 0.25 }
         let expected = low + high
-        #expect(out == expected)
+        expectIdentical(out, expected)
     }
 
     @Test("Q4_1: value = d·q + m, the product rounded before adding m")
@@ -91,7 +100,7 @@ struct DequantizeTests {
         let low: [Float] = (0..<16).map { (j: Int) -> Float in dh * Float(j) + mh }
         let high: [Float] = highNibbles.map { (q: Int) -> Float in dh * Float(q) + mh }
         let expected = low + high
-        #expect(out == expected)
+        expectIdentical(out, expected)
     }
 
     @Test("Q8_0: value = d·q with signed quants, over several blocks")
@@ -107,7 +116,7 @@ struct DequantizeTests {
                 expected.append(Float(q) * d)
             }
         }
-        #expect(decode(.q8_0, bytes, count: 96) == expected)
+        expectIdentical(decode(.q8_0, bytes, count: 96), expected)
     }
 
     /// Packs eight 6-bit (scale, min) pairs into ggml's 12-byte Q4_K layout.
@@ -138,7 +147,7 @@ struct DequantizeTests {
             let product = (dh * Float(scales[i / 32])) * Float(q[i])
             return product - mh * Float(mins[i / 32])
         }
-        #expect(out == expected)
+        expectIdentical(out, expected)
     }
 
     @Test("Q6_K: 4 low + 2 high bits per quant, int8 scale per 16 values; value = (d·sc)·(q − 32)")
@@ -163,6 +172,6 @@ struct DequantizeTests {
         let out = decode(.q6_K, ql + qh + scaleBytes + half(d), count: 256)
         let dh = Float(Float16(d))
         let expected: [Float] = (0..<256).map { (i: Int) -> Float in (dh * Float(scales[i / 16])) * Float(Int(q[i]) - 32) }
-        #expect(out == expected)
+        expectIdentical(out, expected)
     }
 }

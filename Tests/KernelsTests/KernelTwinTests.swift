@@ -1,5 +1,5 @@
 import Testing
-@testable import Kernels
+import Kernels
 
 /// Deterministic pseudo-random floats in [-scale, scale).
 func randomFloats(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {

@@ -29,7 +29,7 @@ struct MappedFileTests {
         #expect(formatError { try file.bytes(at: 0, count: 1) }?.kind == "truncated")
     }
 
-    @Test("every error description names its file and ends with a hint")
+    @Test("error descriptions start with the file and name the tensor")
     func descriptions() {
         let errors: [ModelFormatError] = [
             .io(file: "f", operation: "mmap", errno: 12),

@@ -1,28 +1,17 @@
 import Foundation
+import TestSupport
 import ModelFormats
 
-/// Locations in the repository, found from this source file rather than the working directory.
+/// Locations in the repository (shared with the other test targets through TestSupport).
 enum Repository {
-    /// The package root: the nearest ancestor of this file that holds Package.swift.
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-            url.deleteLastPathComponent()
-        }
-        fatalError("no Package.swift above \(#filePath)")
-    }()
-
     /// A path under Tests/Fixtures.
-    static func fixture(_ relative: String) -> String {
-        root.appendingPathComponent("Tests/Fixtures").appendingPathComponent(relative).path
-    }
+    static func fixture(_ relative: String) -> String { Fixtures.path(relative) }
 
     /// The default base model, which `make test` downloads but a bare checkout may lack.
-    static let smolLM2Path = root.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+    static let smolLM2Path = Fixtures.smolLM2Path
 
     /// Whether the SmolLM2 GGUF is present.
-    static var hasSmolLM2: Bool { FileManager.default.fileExists(atPath: smolLM2Path) }
+    static var hasSmolLM2: Bool { Fixtures.hasSmolLM2 }
 }
 
 /// A scratch directory removed when the value goes away.

@@ -1,29 +1,19 @@
 import Foundation
+import TestSupport
 import ModelFormats
 import Tokenizer
 
 /// Fixture files and the SmolLM2 tokenizer, located from this source file (not the working directory).
 enum TokenizerFixtures {
-    /// The package root: the nearest ancestor of this file holding Package.swift.
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-            url.deleteLastPathComponent()
-        }
-        fatalError("no Package.swift above \(#filePath)")
-    }()
-
     /// The SmolLM2 GGUF; git-ignored, so a bare checkout may lack it (tests that need it are skipped).
-    static let modelPath = root.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+    static let modelPath = Fixtures.smolLM2Path
 
     /// Whether the SmolLM2 GGUF is present.
-    static let hasModel = FileManager.default.fileExists(atPath: modelPath)
+    static let hasModel = Fixtures.hasSmolLM2
 
     /// Decodes `Tests/Fixtures/tokenizer/<name>`.
     static func json<T: Decodable>(_ name: String, as type: T.Type = T.self) throws -> T {
-        let url = root.appendingPathComponent("Tests/Fixtures/tokenizer").appendingPathComponent(name)
-        return try JSONDecoder().decode(T.self, from: Data(contentsOf: url))
+        try Fixtures.json("tokenizer/" + name)
     }
 
     /// The SmolLM2 GGUF's tokenizer metadata, read once.

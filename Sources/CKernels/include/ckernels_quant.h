@@ -1,0 +1,38 @@
+// Small-batch matrix products straight from GGUF-quantized weights, and the thread pool
+// they run on. Decoding a few rows is bound by reading the weights from memory, so reading
+// Q4_1/Q8_0 blocks (5-6 bits a weight) instead of f32 (32 bits) is what makes it fast.
+// The weights' values are exactly those of the f32 dequantization; only summation order differs.
+#ifndef SWITCHBOARD_CKERNELS_QUANT_H
+#define SWITCHBOARD_CKERNELS_QUANT_H
+
+#include <stdint.h>
+
+/// Most rows the quantized kernels take in one call.
+#define SB_QUANT_MAX_ROWS 8
+
+/// Semantics: y[m, n] (+)= sum_k x[m, k] * W[n, k] for m < rows, n < outFeatures, where W's
+/// row n is inFeatures/32 consecutive Q4_1 blocks (20 bytes: f16 d, f16 m, 16 nibble bytes;
+/// w = d*q + m). rows <= SB_QUANT_MAX_ROWS, inFeatures % 32 == 0. Runs on the thread pool.
+void sb_gemm_q4_1(const float *x, int ldx, int rows, const void *w, int inFeatures, int outFeatures,
+                  float *y, int ldy, int accumulate);
+
+/// Same for Q8_0 blocks (34 bytes: f16 d, 32 int8; w = d*q).
+void sb_gemm_q8_0(const float *x, int ldx, int rows, const void *w, int inFeatures, int outFeatures,
+                  float *y, int ldy, int accumulate);
+
+/// Threads the kernels above use (including the caller). Set before first use, or any time.
+void sb_set_thread_count(int threads);
+int sb_thread_count(void);
+
+#endif
+
+#ifndef SWITCHBOARD_CKERNELS_PANEL_H
+#define SWITCHBOARD_CKERNELS_PANEL_H
+/// Semantics: y[m, n] (+)= sum_k x[m, k] * W[n, k] for m < rows (any count), n < outFeatures.
+/// W's rows are Q4_1 (type 3) or Q8_0 (type 8) blocks. Each group of 4 weight rows is
+/// dequantized once into a small f32 panel in L1 and multiplied against every x row, so the
+/// weights cross the memory bus once per call at their quantized size. For a handful to
+/// about a hundred rows (batched decoding). Runs on the thread pool.
+void sb_gemm_quant_panel(int type, const float *x, int ldx, int rows, const void *w, int inFeatures,
+                         int outFeatures, float *y, int ldy, int accumulate);
+#endif

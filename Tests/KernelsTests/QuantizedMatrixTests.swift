@@ -1,0 +1,70 @@
+import Testing
+import Kernels
+
+/// Random but valid blocks of `type` for a [rows, columns] matrix.
+func randomBlocks(_ type: GGMLType, rows: Int, columns: Int, seed: UInt64) -> [UInt8] {
+    var state = seed
+    func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
+    func half(_ value: Float) -> [UInt8] { let bits = Float16(value).bitPattern; return [UInt8(bits & 0xFF), UInt8(bits >> 8)] }
+    var bytes: [UInt8] = []
+    for _ in 0..<(rows * columns / 32) {
+        let scale = Float(next() % 1000 + 1) / 20_000
+        switch type {
+        case .q4_1:
+            bytes += half(scale) + half(-Float(next() % 1000) / 2_000)
+            bytes += (0..<16).map { _ in UInt8(next() & 0xFF) }
+        case .q8_0:
+            bytes += half(next() % 2 == 0 ? scale : -scale)
+            bytes += (0..<32).map { _ in UInt8(next() & 0xFF) }
+        default:
+            fatalError("not a small-batch type")
+        }
+    }
+    return bytes
+}
+
+@Suite("Quantized small-batch products equal the f32 product of the dequantized weights")
+struct QuantizedMatrixTests {
+    @Test("Q4_1 and Q8_0, one-pass and panel kernels, with strides and accumulation",
+          arguments: [GGMLType.q4_1, .q8_0], [1, 3, 4, 5, 8, 13, 33])
+    func matchesDequantizedProduct(type: GGMLType, batchRows: Int) {
+        let outFeatures = 37, inFeatures = 96   // odd output count exercises the tails
+        let blocks = randomBlocks(type, rows: outFeatures, columns: inFeatures, seed: 11)
+        var dense = [Float](repeating: 0, count: outFeatures * inFeatures)
+        blocks.withUnsafeBytes { raw in
+            dense.withUnsafeMutableBufferPointer {
+                Dequantize.run(type, source: raw.baseAddress!, count: outFeatures * inFeatures, into: $0.baseAddress!)
+            }
+        }
+        let matrix = blocks.withUnsafeBytes { raw in
+            QuantizedMatrix(type: type, columns: inFeatures, parts: [(bytes: raw, rows: outFeatures, rowOrder: nil)])
+        }
+        let ldx = inFeatures + 8, ldy = outFeatures + 5
+        let x = randomFloats(batchRows * ldx, seed: 12, scale: 2)
+        let compactX = (0..<batchRows).flatMap { r in x[(r * ldx)..<(r * ldx + inFeatures)] }
+        let expected = ReferenceOps.xwt(compactX, dense, rows: batchRows, inFeatures: inFeatures, outFeatures: outFeatures)
+
+        let xb = FloatBuffer(x), y = FloatBuffer([Float](repeating: 0.5, count: batchRows * ldy))
+        matrix.xwt(batchRows: batchRows, x: xb.pointer, ldx: ldx, y: y.pointer, ldy: ldy, accumulate: true)
+        var worst: Float = 0
+        for r in 0..<batchRows {
+            for o in 0..<outFeatures { worst = max(worst, abs(y[r * ldy + o] - 0.5 - expected[r * outFeatures + o])) }
+            for o in outFeatures..<ldy { #expect(y[r * ldy + o] == 0.5, "padding column written") }
+        }
+        #expect(worst < 1e-4)
+    }
+
+    @Test("row order and stacking: parts are concatenated, rows taken in the order given")
+    func stacking() {
+        let a = randomBlocks(.q8_0, rows: 4, columns: 32, seed: 1), b = randomBlocks(.q8_0, rows: 2, columns: 32, seed: 2)
+        let m = a.withUnsafeBytes { ra in b.withUnsafeBytes { rb in
+            QuantizedMatrix(type: .q8_0, columns: 32, parts: [(ra, 4, [3, 2, 1, 0]), (rb, 2, nil)])
+        } }
+        #expect(m.rows == 6)
+        let rowBytes = 34
+        for (i, source) in [3, 2, 1, 0].enumerated() {
+            #expect(Array(UnsafeRawBufferPointer(start: m.bytes + i * rowBytes, count: rowBytes)) == Array(a[(source * rowBytes)..<((source + 1) * rowBytes)]))
+        }
+        #expect(Array(UnsafeRawBufferPointer(start: m.bytes + 4 * rowBytes, count: 2 * rowBytes)) == b)
+    }
+}
