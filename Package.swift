@@ -21,7 +21,7 @@ let package = Package(
         .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
 
         // Compute: the only place that calls BLAS or holds SIMD code.
-        .target(name: "CKernels", cSettings: kernelFlags),
+        .target(name: "CKernels", dependencies: ["COpenBLAS"], cSettings: kernelFlags),
         .target(name: "Kernels", dependencies: ["COpenBLAS", "CKernels"]),
 
         // Formats → tokenizer → model → engine → CLI.

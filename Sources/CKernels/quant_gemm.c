@@ -1,102 +1,8 @@
-// Quantized small-batch GEMM kernels and a minimal spin-then-sleep thread pool.
+// Quantized small-batch GEMM kernels (they run on the pool in thread_pool.c).
 #include "ckernels_quant.h"
 #include <immintrin.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-// ---------------------------------------------------------------------------------------
-// Thread pool: workers wait for a new "generation", run their slice, count themselves done.
-
-typedef void (*task_fn)(void *ctx, int begin, int end);
-
-#define MAX_THREADS 64
-static int pool_threads = 0;                // including the caller; 0 = not started
-static pthread_t workers[MAX_THREADS];
-static atomic_uint generation;
-static atomic_int remaining;
-static task_fn current_fn;
-static void *current_ctx;
-static int current_n;
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
-static pthread_mutex_t dispatch_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void slice(int n, int parts, int index, int *begin, int *end) {
-    // Whole 8-column groups per part keep stores aligned to cache lines.
-    int groups = (n + 7) / 8;
-    int b = (int)((long)groups * index / parts) * 8, e = (int)((long)groups * (index + 1) / parts) * 8;
-    *begin = b < n ? b : n;
-    *end = e < n ? e : n;
-}
-
-static void *worker_main(void *arg) {
-    int index = (int)(long)arg;
-    unsigned seen = 0;  // generation starts at 0 and only moves after the pool exists
-    for (;;) {
-        // Spin briefly (a decode step issues the next call within microseconds), then sleep.
-        int spins = 0;
-        while (atomic_load_explicit(&generation, memory_order_acquire) == seen) {
-            if (++spins < 20000) { _mm_pause(); continue; }
-            pthread_mutex_lock(&pool_lock);
-            while (atomic_load(&generation) == seen) pthread_cond_wait(&pool_wake, &pool_lock);
-            pthread_mutex_unlock(&pool_lock);
-        }
-        seen = atomic_load(&generation);
-        int begin, end;
-        slice(current_n, pool_threads, index, &begin, &end);
-        if (begin < end) current_fn(current_ctx, begin, end);
-        atomic_fetch_sub_explicit(&remaining, 1, memory_order_release);
-    }
-    return NULL;
-}
-
-static void start_pool(void) {
-    if (pool_threads > 0) return;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int wanted = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (int)cores;
-    pool_threads = wanted;
-    for (int i = 1; i < wanted; i++) pthread_create(&workers[i], NULL, worker_main, (void *)(long)i);
-}
-
-void sb_set_thread_count(int threads) {
-    pthread_mutex_lock(&dispatch_lock);
-    if (pool_threads == 0) {
-        if (threads < 1) threads = 1;
-        if (threads > MAX_THREADS) threads = MAX_THREADS;
-        pool_threads = threads;
-        for (int i = 1; i < threads; i++) pthread_create(&workers[i], NULL, worker_main, (void *)(long)i);
-    }
-    pthread_mutex_unlock(&dispatch_lock);
-}
-
-int sb_thread_count(void) { return pool_threads; }
-
-// Runs fn over [0, n) split across the pool; returns when every slice is done.
-static void parallel_for(int n, task_fn fn, void *ctx) {
-    pthread_mutex_lock(&dispatch_lock);
-    start_pool();
-    if (pool_threads == 1 || n < 64) {
-        fn(ctx, 0, n);
-        pthread_mutex_unlock(&dispatch_lock);
-        return;
-    }
-    current_fn = fn;
-    current_ctx = ctx;
-    current_n = n;
-    atomic_store(&remaining, pool_threads - 1);
-    pthread_mutex_lock(&pool_lock);
-    atomic_fetch_add_explicit(&generation, 1, memory_order_release);
-    pthread_cond_broadcast(&pool_wake);
-    pthread_mutex_unlock(&pool_lock);
-    int begin, end;
-    slice(n, pool_threads, 0, &begin, &end);
-    if (begin < end) fn(ctx, begin, end);
-    while (atomic_load_explicit(&remaining, memory_order_acquire) > 0) _mm_pause();
-    pthread_mutex_unlock(&dispatch_lock);
-}
 
 // ---------------------------------------------------------------------------------------
 // Kernels.
@@ -121,80 +27,83 @@ static inline float f16(const uint8_t *p) {
     return _cvtsh_ss(h);
 }
 
-// y[m, n] = sum over blocks of d * (q · x_block) + m * sum(x_block).
-static void q4_1_task(void *arg, int begin, int end) {
-    const gemm_ctx *c = arg;
-    const int blocks = c->inFeatures / 32;
+// Decodes one Q4_1 block's 32 quants, scaled by d: out[0..3] hold values 0-7, 8-15, 16-23, 24-31.
+static inline void q4_1_scaled(const uint8_t *blk, __m256 out[4]) {
     const __m256i low = _mm256_set1_epi32(0xF);
+    __m256 d = _mm256_set1_ps(f16(blk));
+    // Nibbles: bytes 0-15 low halves are values 0-15, high halves values 16-31.
+    __m128i bytes = _mm_loadu_si128((const __m128i *)(blk + 4));
+    __m256i b0 = _mm256_cvtepu8_epi32(bytes);
+    __m256i b1 = _mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8));
+    out[0] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(b0, low)));
+    out[1] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(b1, low)));
+    out[2] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_srli_epi32(b0, 4)));
+    out[3] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_srli_epi32(b1, 4)));
+}
+
+// Decodes one Q8_0 block's 32 quants, scaled by d.
+static inline void q8_0_scaled(const uint8_t *blk, __m256 out[4]) {
+    __m256 d = _mm256_set1_ps(f16(blk));
+    __m128i lo = _mm_loadu_si128((const __m128i *)(blk + 2));
+    __m128i hi = _mm_loadu_si128((const __m128i *)(blk + 18));
+    out[0] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)));
+    out[1] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))));
+    out[2] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)));
+    out[3] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))));
+}
+
+// y[m, n] = sum over blocks of (d*q) · x_block, plus for Q4_1 m * sum(x_block).
+// Each x row keeps four accumulators (one per 8-value slice of a block), so consecutive
+// FMAs are independent and the loop runs at FMA throughput rather than FMA latency.
+// `rows` and `isQ4_1` are compile-time constants at each call site below, so the loops over
+// rows unroll and the accumulators stay in registers.
+static inline __attribute__((always_inline))
+void vector_rows(const gemm_ctx *c, const int isQ4_1, const int rows, int begin, int end) {
+    const int blocks = c->inFeatures / 32;
+    const int blockBytes = isQ4_1 ? 20 : 34;
     for (int n = begin; n < end; n++) {
-        const uint8_t *row = c->w + (long)n * blocks * 20;
-        __m256 acc[SB_QUANT_MAX_ROWS];
+        const uint8_t *row = c->w + (long)n * blocks * blockBytes;
+        __m256 acc[SB_QUANT_MAX_ROWS][4];
         float offset[SB_QUANT_MAX_ROWS];
-        for (int m = 0; m < c->rows; m++) { acc[m] = _mm256_setzero_ps(); offset[m] = 0; }
+        for (int m = 0; m < rows; m++) {
+            for (int j = 0; j < 4; j++) acc[m][j] = _mm256_setzero_ps();
+            offset[m] = 0;
+        }
         for (int b = 0; b < blocks; b++) {
-            const uint8_t *blk = row + b * 20;
-            __m256 d = _mm256_set1_ps(f16(blk));
-            float mn = f16(blk + 2);
-            // Nibbles: bytes 0-15 low halves are values 0-15, high halves values 16-31.
-            __m128i bytes = _mm_loadu_si128((const __m128i *)(blk + 4));
-            __m256i b0 = _mm256_cvtepu8_epi32(bytes);
-            __m256i b1 = _mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8));
-            __m256 q0 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(b0, low)));
-            __m256 q1 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(b1, low)));
-            __m256 q2 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_srli_epi32(b0, 4)));
-            __m256 q3 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_srli_epi32(b1, 4)));
-            for (int m = 0; m < c->rows; m++) {
+            const uint8_t *blk = row + b * blockBytes;
+            __m256 q[4];
+            if (isQ4_1) q4_1_scaled(blk, q); else q8_0_scaled(blk, q);
+            for (int m = 0; m < rows; m++) {
                 const float *xb = c->x + (long)m * c->ldx + b * 32;
-                __m256 a = acc[m];
-                a = _mm256_fmadd_ps(q0, _mm256_loadu_ps(xb), a);
-                a = _mm256_fmadd_ps(q1, _mm256_loadu_ps(xb + 8), a);
-                a = _mm256_fmadd_ps(q2, _mm256_loadu_ps(xb + 16), a);
-                a = _mm256_fmadd_ps(q3, _mm256_loadu_ps(xb + 24), a);
-                acc[m] = a;
-                offset[m] += mn * c->blockSums[m * blocks + b];
+                acc[m][0] = _mm256_fmadd_ps(q[0], _mm256_loadu_ps(xb), acc[m][0]);
+                acc[m][1] = _mm256_fmadd_ps(q[1], _mm256_loadu_ps(xb + 8), acc[m][1]);
+                acc[m][2] = _mm256_fmadd_ps(q[2], _mm256_loadu_ps(xb + 16), acc[m][2]);
+                acc[m][3] = _mm256_fmadd_ps(q[3], _mm256_loadu_ps(xb + 24), acc[m][3]);
+            }
+            if (isQ4_1) {
+                float mn = f16(blk + 2);
+                for (int m = 0; m < rows; m++) offset[m] += mn * c->blockSums[m * blocks + b];
             }
         }
-        for (int m = 0; m < c->rows; m++) {
-            float v = hsum(acc[m]) + offset[m];
+        for (int m = 0; m < rows; m++) {
+            __m256 total = _mm256_add_ps(_mm256_add_ps(acc[m][0], acc[m][1]), _mm256_add_ps(acc[m][2], acc[m][3]));
+            float v = hsum(total) + offset[m];
             float *out = c->y + (long)m * c->ldy + n;
             *out = c->accumulate ? *out + v : v;
         }
     }
 }
 
-static void q8_0_task(void *arg, int begin, int end) {
-    const gemm_ctx *c = arg;
-    const int blocks = c->inFeatures / 32;
-    for (int n = begin; n < end; n++) {
-        const uint8_t *row = c->w + (long)n * blocks * 34;
-        __m256 acc[SB_QUANT_MAX_ROWS];
-        for (int m = 0; m < c->rows; m++) acc[m] = _mm256_setzero_ps();
-        for (int b = 0; b < blocks; b++) {
-            const uint8_t *blk = row + b * 34;
-            __m256 d = _mm256_set1_ps(f16(blk));
-            __m128i lo = _mm_loadu_si128((const __m128i *)(blk + 2));
-            __m128i hi = _mm_loadu_si128((const __m128i *)(blk + 18));
-            __m256 q0 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)));
-            __m256 q1 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))));
-            __m256 q2 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)));
-            __m256 q3 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))));
-            for (int m = 0; m < c->rows; m++) {
-                const float *xb = c->x + (long)m * c->ldx + b * 32;
-                __m256 a = acc[m];
-                a = _mm256_fmadd_ps(q0, _mm256_loadu_ps(xb), a);
-                a = _mm256_fmadd_ps(q1, _mm256_loadu_ps(xb + 8), a);
-                a = _mm256_fmadd_ps(q2, _mm256_loadu_ps(xb + 16), a);
-                a = _mm256_fmadd_ps(q3, _mm256_loadu_ps(xb + 24), a);
-                acc[m] = a;
-            }
-        }
-        for (int m = 0; m < c->rows; m++) {
-            float v = hsum(acc[m]);
-            float *out = c->y + (long)m * c->ldy + n;
-            *out = c->accumulate ? *out + v : v;
-        }
+static void vector_task(const gemm_ctx *c, int isQ4_1, int begin, int end) {
+    switch (c->rows) {
+    case 1: if (isQ4_1) vector_rows(c, 1, 1, begin, end); else vector_rows(c, 0, 1, begin, end); break;
+    case 2: if (isQ4_1) vector_rows(c, 1, 2, begin, end); else vector_rows(c, 0, 2, begin, end); break;
+    default: vector_rows(c, isQ4_1, c->rows, begin, end); break;
     }
 }
+
+static void q4_1_task(void *arg, int begin, int end) { vector_task(arg, 1, begin, end); }
+static void q8_0_task(void *arg, int begin, int end) { vector_task(arg, 0, begin, end); }
 
 void sb_gemm_q4_1(const float *x, int ldx, int rows, const void *w, int inFeatures, int outFeatures,
                   float *y, int ldy, int accumulate) {
@@ -210,13 +119,13 @@ void sb_gemm_q4_1(const float *x, int ldx, int rows, const void *w, int inFeatur
             blockSums[m * blocks + b] = s;
         }
     gemm_ctx c = { x, ldx, rows, w, inFeatures, y, ldy, accumulate, blockSums };
-    parallel_for(outFeatures, q4_1_task, &c);
+    sb_parallel_for(outFeatures, 8, q4_1_task, &c);
 }
 
 void sb_gemm_q8_0(const float *x, int ldx, int rows, const void *w, int inFeatures, int outFeatures,
                   float *y, int ldy, int accumulate) {
     gemm_ctx c = { x, ldx, rows, w, inFeatures, y, ldy, accumulate, NULL };
-    parallel_for(outFeatures, q8_0_task, &c);
+    sb_parallel_for(outFeatures, 8, q8_0_task, &c);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -319,5 +228,5 @@ static void panel_task(void *arg, int begin, int end) {
 void sb_gemm_quant_panel(int type, const float *x, int ldx, int rows, const void *w, int inFeatures,
                          int outFeatures, float *y, int ldy, int accumulate) {
     panel_ctx c = { type, x, ldx, rows, w, inFeatures, y, ldy, accumulate };
-    parallel_for(outFeatures, panel_task, &c);
+    sb_parallel_for(outFeatures, 8, panel_task, &c);
 }

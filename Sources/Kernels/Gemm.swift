@@ -1,7 +1,16 @@
+import CKernels
 import COpenBLAS
 
-/// Matrix products. The only file that calls BLAS.
+/// Matrix products. The only Swift file that calls BLAS.
+///
+/// `xwt` splits each product by output columns across the kernel thread pool, each slice a
+/// single-threaded OpenBLAS call: with OpenBLAS's own threads also running, the two pools
+/// spin against each other on a 2-core machine and lose a fifth of the time to scheduling.
 public enum Gemm {
+    /// Turns OpenBLAS's threading off once; the kernel pool parallelizes instead.
+    @usableFromInline
+    static let singleThreadedBLAS: Void = { openblas_set_num_threads(1) }()
+
     /// Semantics: `y[m, n] = x[m, :] · w[n, :]ᵀ (+ y[m, n] if accumulate)` for m < rows, n < outFeatures.
     ///
     /// `x` is [rows, inFeatures] with leading dimension `ldx`; `w` is [outFeatures, inFeatures]
@@ -16,10 +25,9 @@ public enum Gemm {
         scale: Float = 1, accumulate: Bool = false
     ) {
         guard rows > 0, outFeatures > 0 else { return }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                    blasint(rows), blasint(outFeatures), blasint(inFeatures),
-                    scale, x, blasint(ldx), w, blasint(ldw),
-                    accumulate ? 1 : 0, y, blasint(ldy))
+        _ = singleThreadedBLAS
+        sb_sgemm_xwt(Int32(rows), Int32(inFeatures), Int32(outFeatures), x, Int32(ldx), w, Int32(ldw),
+                     y, Int32(ldy), scale, accumulate ? 1 : 0)
     }
 
     /// Semantics: `y[m, n] = x[m, :] · w[:, n] (+ y)`: x is [rows, inner], w is [inner, outFeatures].
@@ -32,15 +40,17 @@ public enum Gemm {
         scale: Float = 1, accumulate: Bool = false
     ) {
         guard rows > 0, outFeatures > 0 else { return }
+        _ = singleThreadedBLAS
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
                     blasint(rows), blasint(outFeatures), blasint(inner),
                     scale, x, blasint(ldx), w, blasint(ldw),
                     accumulate ? 1 : 0, y, blasint(ldy))
     }
 
-    /// Number of threads OpenBLAS uses.
+    /// Threads the kernel pool runs products on (the machine's cores).
     public static var threadCount: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(newValue)) }
+        _ = singleThreadedBLAS
+        let n = Int(sb_thread_count())
+        return n > 0 ? n : 1
     }
 }

@@ -1,5 +1,9 @@
 import CKernels
 
+/// One sequence's rows inside a step (firstRow, queries, firstPosition, blockTable) for
+/// `Ops.attentionStep`; the block table pointer must stay valid for the call.
+public typealias AttentionChunk = sb_attention_chunk
+
 /// The elementwise and attention kernels of the forward pass (AVX2 C code in CKernels).
 /// Each has a plain twin in `ReferenceOps` that tests compare against.
 public enum Ops {
@@ -53,5 +57,16 @@ public enum Ops {
         sb_attention_paged(q, Int32(ldq), Int32(nQuery), Int32(firstPosition), kCache, vCache, blockTable,
                            Int32(blockSize), Int32(heads), Int32(kvHeads), Int32(headDim), scale,
                            out, Int32(ldo), scores)
+    }
+
+    /// Semantics: `attention` for every chunk of a step (rows of chunk c start at
+    /// chunks[c].firstRow in q and out), split across the kernel thread pool.
+    @inlinable
+    public static func attentionStep(q: UnsafePointer<Float>, ldq: Int, chunks: UnsafeBufferPointer<AttentionChunk>,
+                                     kCache: UnsafePointer<Float>, vCache: UnsafePointer<Float>, blockSize: Int,
+                                     heads: Int, kvHeads: Int, headDim: Int, scale: Float,
+                                     out: UnsafeMutablePointer<Float>, ldo: Int) {
+        sb_attention_step(q, Int32(ldq), chunks.baseAddress, Int32(chunks.count), kCache, vCache, Int32(blockSize),
+                          Int32(heads), Int32(kvHeads), Int32(headDim), scale, out, Int32(ldo))
     }
 }

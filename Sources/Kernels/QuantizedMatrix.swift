@@ -46,7 +46,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
 
     /// Rows up to this use the one-pass kernel (each block decoded in registers per row group);
     /// more rows use the panel kernel (4 weight rows decoded to L1 once, then every x row).
-    public static let vectorKernelRows = Int(SB_QUANT_MAX_ROWS) / 2
+    public static let vectorKernelRows = 2
 
     /// Semantics: `y[m, n] = x[m, :] · W[n, :]` (+ y if accumulate) for m < batchRows, W dequantized
     /// exactly as `Dequantize` does (only the summation order differs). Split across the kernel

@@ -5,7 +5,6 @@ import Kernels
 final class ForwardScratch {
     private(set) var rows = 0
     private(set) var logitRows = 0
-    private(set) var keys = 0
     var x = FloatBuffer(count: 0)        // [rows, hidden] residual stream
     var xb = FloatBuffer(count: 0)       // [rows, hidden] normed input of a block
     var qkv = FloatBuffer(count: 0)      // [rows, queryDim + 2·kvDim]
@@ -14,10 +13,13 @@ final class ForwardScratch {
     var hidden = FloatBuffer(count: 0)   // [rows, intermediate]
     var logitInput = FloatBuffer(count: 0) // [logitRows, hidden]
     var logits = FloatBuffer(count: 0)   // [logitRows, vocab]
-    var scores = FloatBuffer(count: 0)   // [longest visible key count]
     var positions: [Int32] = []
+    /// Every chunk's block table, back to back, so attention gets stable pointers for the step.
+    var blockTables: [Int32] = []
+    /// Where each chunk's rows and block table start.
+    var attentionChunks: [AttentionChunk] = []
 
-    func ensure(rows needed: Int, logitRows neededLogits: Int, keys neededKeys: Int, config c: LlamaConfig) {
+    func ensure(rows needed: Int, logitRows neededLogits: Int, config c: LlamaConfig) {
         if needed > rows {
             rows = max(needed, rows * 2)
             x = FloatBuffer(count: rows * c.hiddenSize)
@@ -31,10 +33,6 @@ final class ForwardScratch {
             logitRows = max(neededLogits, logitRows * 2)
             logitInput = FloatBuffer(count: logitRows * c.hiddenSize)
             logits = FloatBuffer(count: logitRows * c.vocabularySize)
-        }
-        if neededKeys > keys {
-            keys = max(neededKeys, 256)
-            scores = FloatBuffer(count: keys)
         }
     }
 }

@@ -69,7 +69,7 @@ public final class LlamaModel: @unchecked Sendable {
         let longest = chunks.map { $0.firstPosition + $0.tokens.count }.max() ?? 0
         precondition(longest <= c.contextLength, "sequence longer than the model's context")
         let s = scratch
-        s.ensure(rows: rowCount, logitRows: logitCount, keys: longest, config: c)
+        s.ensure(rows: rowCount, logitRows: logitCount, config: c)
 
         // Embeddings and positions, row by row.
         s.positions.removeAll(keepingCapacity: true)
@@ -86,6 +86,20 @@ public final class LlamaModel: @unchecked Sendable {
             }
         }
 
+        // Chunk layout for attention: rows, positions and block tables packed for the whole step.
+        s.blockTables.removeAll(keepingCapacity: true)
+        s.attentionChunks.removeAll(keepingCapacity: true)
+        var tableOffsets: [Int] = []
+        tableOffsets.reserveCapacity(chunks.count)
+        row = 0
+        for chunk in chunks {
+            tableOffsets.append(s.blockTables.count)
+            s.blockTables.append(contentsOf: chunk.blockTable)
+            s.attentionChunks.append(AttentionChunk(firstRow: Int32(row), queries: Int32(chunk.tokens.count),
+                                                    firstPosition: Int32(chunk.firstPosition), blockTable: nil))
+            row += chunk.tokens.count
+        }
+
         let hidden = c.hiddenSize, qkvWidth = c.queryDim + 2 * c.kvDim
         let attentionScale = 1 / Float(c.headDim).squareRoot()
         for (l, w) in weights.layers.enumerated() {
@@ -99,23 +113,29 @@ public final class LlamaModel: @unchecked Sendable {
                 Ops.ropeRotateHalf(x: s.qkv.pointer + c.queryDim, ld: qkvWidth, rows: rowCount, heads: c.kvHeadCount,
                                    headDim: c.headDim, positions: positions.baseAddress!, table: rope)
             }
+            // Keys and values of this step's tokens into the cache, then attention for every chunk at once.
             var first = 0
             for chunk in chunks {
                 let n = chunk.tokens.count
-                let q = s.qkv.pointer + first * qkvWidth
+                let k = s.qkv.pointer + first * qkvWidth + c.queryDim
                 chunk.blockTable.withUnsafeBufferPointer { table in
-                    Ops.storeKV(k: q + c.queryDim, ldk: qkvWidth, v: q + c.queryDim + c.kvDim, ldv: qkvWidth, count: n,
+                    Ops.storeKV(k: k, ldk: qkvWidth, v: k + c.kvDim, ldv: qkvWidth, count: n,
                                 firstPosition: chunk.firstPosition, kCache: cache.keys[l].pointer,
                                 vCache: cache.values[l].pointer, blockTable: table.baseAddress!,
                                 blockSize: cache.blockSize, kvDim: c.kvDim)
-                    Ops.attention(q: q, ldq: qkvWidth, queries: n, firstPosition: chunk.firstPosition,
-                                  kCache: cache.keys[l].pointer, vCache: cache.values[l].pointer,
-                                  blockTable: table.baseAddress!, blockSize: cache.blockSize,
-                                  heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
-                                  scale: attentionScale, out: s.attention.pointer + first * c.queryDim,
-                                  ldo: c.queryDim, scores: s.scores.pointer)
                 }
                 first += n
+            }
+            s.blockTables.withUnsafeBufferPointer { tables in
+                for i in s.attentionChunks.indices {
+                    s.attentionChunks[i].blockTable = tables.baseAddress! + tableOffsets[i]
+                }
+                s.attentionChunks.withUnsafeBufferPointer { attentionChunks in
+                    Ops.attentionStep(q: s.qkv.pointer, ldq: qkvWidth, chunks: attentionChunks,
+                                      kCache: cache.keys[l].pointer, vCache: cache.values[l].pointer,
+                                      blockSize: cache.blockSize, heads: c.headCount, kvHeads: c.kvHeadCount,
+                                      headDim: c.headDim, scale: attentionScale, out: s.attention.pointer, ldo: c.queryDim)
+                }
             }
             w.output.apply(rows: rowCount, x: s.attention.pointer, ldx: c.queryDim, y: s.x.pointer, ldy: hidden,
                            accumulate: true)

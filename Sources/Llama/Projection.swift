@@ -15,7 +15,7 @@ public struct Projection: Sendable {
 
     /// Row counts at or below this take the quantized path (decoding batches); above it the
     /// f32 sgemm wins because the weights are reused across enough rows (prefill).
-    nonisolated(unsafe) public static var quantizedRowLimit = 48
+    nonisolated(unsafe) public static var quantizedRowLimit = 96
 
     init(dense: FloatBuffer, quantized: QuantizedMatrix?, outFeatures: Int, inFeatures: Int) {
         precondition(dense.count == outFeatures * inFeatures)

@@ -32,7 +32,7 @@ struct BenchCommand: ParsableCommand {
         print("model: \(c.name) — \(c.layerCount) layers, hidden \(c.hiddenSize), \(c.headCount)/\(c.kvHeadCount) heads, vocab \(c.vocabularySize)")
         print(String(format: "load: %.2f s; weights %.0f MiB (f32); resident memory after load %.0f MiB",
                      loadSeconds, Double(llama.weights.byteCount) / 1_048_576, residentMiB()))
-        print("OpenBLAS threads: \(Gemm.threadCount)")
+        print("kernel threads (OpenBLAS runs single-threaded inside them): \(ProcessInfo.processInfo.activeProcessorCount)")
 
         // The machine's own sgemm speed, for model FLOP utilization.
         let peak = measureSgemm(rows: 512, inFeatures: c.hiddenSize, outFeatures: 2 * c.intermediateSize)

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "ckernels_quant.h"
+#include "ckernels_gemm.h"
 
 /// out[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * weight   for r in 0..<rows.
 void sb_rms_norm(const float *x, int ldx, const float *weight, float *out, int ldo,
@@ -35,6 +36,20 @@ void sb_attention_paged(const float *q, int ldq, int nQuery, int firstPos,
                         const float *kCache, const float *vCache, const int32_t *blockTable,
                         int blockSize, int heads, int kvHeads, int headDim, float scale,
                         float *out, int ldo, float *scores);
+
+/// One sequence's rows inside a step, for `sb_attention_step`.
+typedef struct {
+    int32_t firstRow;          // index of the chunk's first row in q / out
+    int32_t queries;           // rows in the chunk
+    int32_t firstPosition;     // position of the first row
+    const int32_t *blockTable; // the sequence's cache blocks
+} sb_attention_chunk;
+
+/// `sb_attention_paged` for every chunk of a step, split across the kernel thread pool by
+/// (chunk, tile of 16 queries, KV head). Scratch for scores is per thread.
+void sb_attention_step(const float *q, int ldq, const sb_attention_chunk *chunks, int chunkCount,
+                       const float *kCache, const float *vCache, int blockSize,
+                       int heads, int kvHeads, int headDim, float scale, float *out, int ldo);
 
 /// Copies rows of k and v ([n, kvDim], leading dims ldk/ldv) into the paged cache slots
 /// firstPos ..< firstPos + n of a sequence.

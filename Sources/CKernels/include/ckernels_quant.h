@@ -20,6 +20,13 @@ void sb_gemm_q4_1(const float *x, int ldx, int rows, const void *w, int inFeatur
 void sb_gemm_q8_0(const float *x, int ldx, int rows, const void *w, int inFeatures, int outFeatures,
                   float *y, int ldy, int accumulate);
 
+/// A slice of work [begin, end) for the pool.
+typedef void (*sb_task_fn)(void *ctx, int begin, int end);
+
+/// Runs fn over [0, n) split across the pool in whole multiples of `grain`; returns when
+/// every slice is done. Runs inline when n <= grain or the pool has one thread.
+void sb_parallel_for(int n, int grain, sb_task_fn fn, void *ctx);
+
 /// Threads the kernels above use (including the caller). Set before first use, or any time.
 void sb_set_thread_count(int threads);
 int sb_thread_count(void);
