@@ -122,43 +122,71 @@ void sb_kv_store(const float *k, int ldk, const float *v, int ldv, int n, int fi
 }
 
 // Attention of queries [qBegin, qEnd) of one chunk for query heads [hBegin, hEnd).
+// Keys are walked block by block (no division per key), and the query heads that share a KV
+// head are scored together, so each cached key and value row is loaded once per group.
+// scores needs (heads in one group) × (visible keys) floats.
+#define MAX_GROUP 8
 static void attend(const float *q, int ldq, int qBegin, int qEnd, int firstPos,
                    const float *kCache, const float *vCache, const int32_t *blockTable,
                    int blockSize, int hBegin, int hEnd, int group, int kvDim, int headDim, float scale,
                    float *out, int ldo, float *scores) {
     for (int i = qBegin; i < qEnd; i++) {
-        int nKeys = firstPos + i + 1;
-        for (int h = hBegin; h < hEnd; h++) {
-            const float *qh = q + (long)i * ldq + (long)h * headDim;
-            int kvh = h / group;
-            float maxScore = -INFINITY;
-            for (int t = 0; t < nKeys; t++) {
-                long slot = (long)blockTable[t / blockSize] * blockSize + t % blockSize;
-                float s = dot(qh, kCache + slot * kvDim + (long)kvh * headDim, headDim) * scale;
-                scores[t] = s;
-                if (s > maxScore) maxScore = s;
+        const int nKeys = firstPos + i + 1;
+        for (int h0 = hBegin; h0 < hEnd; ) {
+            // Heads h0 ..< h1 share KV head kvh (at most MAX_GROUP at a time).
+            const int kvh = h0 / group;
+            int h1 = (kvh + 1) * group;
+            if (h1 > hEnd) h1 = hEnd;
+            if (h1 - h0 > MAX_GROUP) h1 = h0 + MAX_GROUP;
+            const int n = h1 - h0;
+            const float *qh[MAX_GROUP];
+            float maxScore[MAX_GROUP], sum[MAX_GROUP];
+            for (int j = 0; j < n; j++) {
+                qh[j] = q + (long)i * ldq + (long)(h0 + j) * headDim;
+                maxScore[j] = -INFINITY;
+                sum[j] = 0;
             }
-            float sum = 0.0f;
-            int t = 0;
-            __m256 vmax = _mm256_set1_ps(maxScore), vsum = _mm256_setzero_ps();
-            for (; t + 8 <= nKeys; t += 8) {
-                __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + t), vmax));
-                _mm256_storeu_ps(scores + t, e);
-                vsum = _mm256_add_ps(vsum, e);
+            for (int t0 = 0, b = 0; t0 < nKeys; t0 += blockSize, b++) {
+                const float *kb = kCache + (long)blockTable[b] * blockSize * kvDim + (long)kvh * headDim;
+                const int count = nKeys - t0 < blockSize ? nKeys - t0 : blockSize;
+                for (int s = 0; s < count; s++) {
+                    const float *krow = kb + (long)s * kvDim;
+                    for (int j = 0; j < n; j++) {
+                        float v = dot(qh[j], krow, headDim) * scale;
+                        scores[j * nKeys + t0 + s] = v;
+                        if (v > maxScore[j]) maxScore[j] = v;
+                    }
+                }
             }
-            sum = hsum8(vsum);
-            for (; t < nKeys; t++) {
-                float e = expf(scores[t] - maxScore);
-                scores[t] = e;
-                sum += e;
+            for (int j = 0; j < n; j++) {
+                float *sc = scores + j * nKeys;
+                int t = 0;
+                __m256 vmax = _mm256_set1_ps(maxScore[j]), vsum = _mm256_setzero_ps();
+                for (; t + 8 <= nKeys; t += 8) {
+                    __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + t), vmax));
+                    _mm256_storeu_ps(sc + t, e);
+                    vsum = _mm256_add_ps(vsum, e);
+                }
+                sum[j] = hsum8(vsum);
+                for (; t < nKeys; t++) {
+                    float e = expf(sc[t] - maxScore[j]);
+                    sc[t] = e;
+                    sum[j] += e;
+                }
+                float inv = 1.0f / sum[j];
+                for (t = 0; t < nKeys; t++) sc[t] *= inv;
+                memset(out + (long)i * ldo + (long)(h0 + j) * headDim, 0, sizeof(float) * headDim);
             }
-            float inv = 1.0f / sum;
-            float *o = out + (long)i * ldo + (long)h * headDim;
-            memset(o, 0, sizeof(float) * headDim);
-            for (int t = 0; t < nKeys; t++) {
-                long slot = (long)blockTable[t / blockSize] * blockSize + t % blockSize;
-                axpy(o, vCache + slot * kvDim + (long)kvh * headDim, scores[t] * inv, headDim);
+            for (int t0 = 0, b = 0; t0 < nKeys; t0 += blockSize, b++) {
+                const float *vb = vCache + (long)blockTable[b] * blockSize * kvDim + (long)kvh * headDim;
+                const int count = nKeys - t0 < blockSize ? nKeys - t0 : blockSize;
+                for (int s = 0; s < count; s++) {
+                    const float *vrow = vb + (long)s * kvDim;
+                    for (int j = 0; j < n; j++)
+                        axpy(out + (long)i * ldo + (long)(h0 + j) * headDim, vrow, scores[j * nKeys + t0 + s], headDim);
+                }
             }
+            h0 = h1;
         }
     }
 }
@@ -192,9 +220,9 @@ static void attention_task(void *arg, int begin, int end) {
     const attention_ctx *c = arg;
     static __thread float *scores = NULL;
     static __thread int capacity = 0;
-    if (capacity < c->maxKeys) {
+    if (capacity < MAX_GROUP * c->maxKeys) {
         free(scores);
-        capacity = c->maxKeys < 1024 ? 1024 : c->maxKeys;
+        capacity = MAX_GROUP * (c->maxKeys < 1024 ? 1024 : c->maxKeys);
         scores = malloc(sizeof(float) * (size_t)capacity);
     }
     int group = c->heads / c->kvHeads;

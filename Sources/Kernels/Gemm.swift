@@ -30,23 +30,6 @@ public enum Gemm {
                      y, Int32(ldy), scale, accumulate ? 1 : 0)
     }
 
-    /// Semantics: `y[m, n] = x[m, :] · w[:, n] (+ y)`: x is [rows, inner], w is [inner, outFeatures].
-    @inlinable
-    public static func xw(
-        rows: Int, inner: Int, outFeatures: Int,
-        x: UnsafePointer<Float>, ldx: Int,
-        w: UnsafePointer<Float>, ldw: Int,
-        y: UnsafeMutablePointer<Float>, ldy: Int,
-        scale: Float = 1, accumulate: Bool = false
-    ) {
-        guard rows > 0, outFeatures > 0 else { return }
-        _ = singleThreadedBLAS
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                    blasint(rows), blasint(outFeatures), blasint(inner),
-                    scale, x, blasint(ldx), w, blasint(ldw),
-                    accumulate ? 1 : 0, y, blasint(ldy))
-    }
-
     /// Threads the kernel pool runs products on (the machine's cores).
     public static var threadCount: Int {
         _ = singleThreadedBLAS

@@ -47,7 +47,7 @@ public enum Ops {
 
     /// Semantics: for query row i (position firstPos + i) and head h,
     /// `out[i, h] = softmax(q[i, h] · K[0...firstPos+i, h/group]ᵀ · scale) · V[0...firstPos+i, h/group]`,
-    /// K and V read from the paged cache through `blockTable`. `scores` needs firstPos + nQuery floats.
+    /// K and V read from the paged cache through `blockTable`. `scores` needs 8 × (firstPos + nQuery) floats.
     @inlinable
     public static func attention(q: UnsafePointer<Float>, ldq: Int, queries nQuery: Int, firstPosition: Int,
                                  kCache: UnsafePointer<Float>, vCache: UnsafePointer<Float>,

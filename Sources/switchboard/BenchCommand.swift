@@ -41,13 +41,17 @@ struct BenchCommand: ParsableCommand {
         print(String(format: "sgemm [N×%d]·[%d×%d]: N=512 %.1f GFLOP/s, N=32 %.1f GFLOP/s, N=1 %.1f GFLOP/s",
                      c.hiddenSize, c.hiddenSize, 2 * c.intermediateSize, peak, mid, single))
 
+        // Decode runs the output head for every token; prefill only for the prompt's last.
         let flopsPerToken = Self.matmulFlopsPerToken(c)
+        let headFlops = 2 * Double(c.vocabularySize * c.hiddenSize)
+        print("\nGFLOP/s counts the projections' and output head's multiply-adds (attention excluded);")
+        print("MFU is that rate over the sgemm N=512 rate measured above.")
         print("\n| measurement | tokens/s | ms/step | GFLOP/s | MFU vs sgemm N=512 |")
         print("|---|---:|---:|---:|---:|")
         for length in promptLengths where length < c.contextLength {
             let seconds = median((0..<repeats).map { _ in timePrefill(llama, length: length) })
             let rate = Double(length) / seconds
-            let gflops = rate * flopsPerToken / 1e9
+            let gflops = (Double(length) * (flopsPerToken - headFlops) + headFlops) / seconds / 1e9
             print(String(format: "| prefill %d tokens | %.0f | %.1f | %.1f | %.0f%% |", length, rate, seconds * 1e3, gflops, 100 * gflops / peak))
         }
         for batch in batchSizes {

@@ -30,6 +30,13 @@ struct GenerateCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the generated token ids to stderr at the end.")
     var printTokens = false
 
+    func validate() throws {
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+        guard temperature >= 0 else { throw ValidationError("--temperature must be 0 (greedy) or more") }
+        guard topK >= 0 else { throw ValidationError("--top-k must be 0 (off) or more") }
+        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+    }
+
     func run() throws {
         let log = makeLogger("switchboard.generate")
         let start = now()

@@ -103,7 +103,7 @@ struct KernelTwinTests {
         let table: [Int32] = (0..<blocksNeeded).map { Int32((pool - 1) - 2 * $0) }
         let kCache = FloatBuffer(count: pool * blockSize * kvDim), vCache = FloatBuffer(count: pool * blockSize * kvDim)
         let kb = FloatBuffer(k), vb = FloatBuffer(v), qb = FloatBuffer(q)
-        let out = FloatBuffer(count: queries * heads * headDim), scores = FloatBuffer(count: keys)
+        let out = FloatBuffer(count: queries * heads * headDim), scores = FloatBuffer(count: 8 * keys)
         table.withUnsafeBufferPointer { t in
             Ops.storeKV(k: kb.pointer, ldk: kvDim, v: vb.pointer, ldv: kvDim, count: keys, firstPosition: 0,
                         kCache: kCache.pointer, vCache: vCache.pointer, blockTable: t.baseAddress!,
@@ -113,6 +113,56 @@ struct KernelTwinTests {
                           blockSize: blockSize, heads: heads, kvHeads: kvHeads, headDim: headDim,
                           scale: 1 / Float(headDim).squareRoot(), out: out.pointer, ldo: heads * headDim,
                           scores: scores.pointer)
+        }
+        #expect(maxAbsDifference(out.array, expected) < 1e-5)
+    }
+
+    @Test("a whole step's attention on the thread pool equals per-chunk reference attention")
+    func attentionStep() {
+        let heads = 6, kvHeads = 2, headDim = 16, blockSize = 4, kvDim = kvHeads * headDim
+        // (queries, firstPosition) per chunk: decode rows, a long prefill chunk (several query tiles), a mid chunk.
+        let shapes = [(1, 9), (37, 0), (1, 0), (5, 22)]
+        let qWidth = heads * headDim
+        let totalRows = shapes.reduce(0) { $0 + $1.0 }
+        let q = randomFloats(totalRows * qWidth, seed: 20)
+        var expected: [Float] = []
+        var tables: [[Int32]] = []
+        var nextBlock: Int32 = 0
+        let pool = 64
+        let kCache = FloatBuffer(count: pool * blockSize * kvDim), vCache = FloatBuffer(count: pool * blockSize * kvDim)
+        var row = 0
+        for (i, (queries, first)) in shapes.enumerated() {
+            let keys = first + queries
+            let k = randomFloats(keys * kvDim, seed: 30 + UInt64(i)), v = randomFloats(keys * kvDim, seed: 40 + UInt64(i))
+            let table = (0..<((keys + blockSize - 1) / blockSize)).map { _ -> Int32 in nextBlock += 1; return Int32(pool) - nextBlock }
+            tables.append(table)
+            let kb = FloatBuffer(k), vb = FloatBuffer(v)
+            table.withUnsafeBufferPointer { t in
+                Ops.storeKV(k: kb.pointer, ldk: kvDim, v: vb.pointer, ldv: kvDim, count: keys, firstPosition: 0,
+                            kCache: kCache.pointer, vCache: vCache.pointer, blockTable: t.baseAddress!,
+                            blockSize: blockSize, kvDim: kvDim)
+            }
+            let chunkQ = Array(q[(row * qWidth)..<((row + queries) * qWidth)])
+            expected += ReferenceOps.attention(q: chunkQ, k: k, v: v, nQuery: queries, firstPosition: first,
+                                               heads: heads, kvHeads: kvHeads, headDim: headDim)
+            row += queries
+        }
+        let flat = tables.flatMap { $0 }
+        let qb = FloatBuffer(q), out = FloatBuffer(count: totalRows * qWidth)
+        flat.withUnsafeBufferPointer { all in
+            var offset = 0, firstRow = 0
+            var chunks: [AttentionChunk] = []
+            for (i, (queries, first)) in shapes.enumerated() {
+                chunks.append(AttentionChunk(firstRow: Int32(firstRow), queries: Int32(queries),
+                                             firstPosition: Int32(first), blockTable: all.baseAddress! + offset))
+                offset += tables[i].count
+                firstRow += queries
+            }
+            chunks.withUnsafeBufferPointer { c in
+                Ops.attentionStep(q: qb.pointer, ldq: qWidth, chunks: c, kCache: kCache.pointer, vCache: vCache.pointer,
+                                  blockSize: blockSize, heads: heads, kvHeads: kvHeads, headDim: headDim,
+                                  scale: 1 / Float(headDim).squareRoot(), out: out.pointer, ldo: qWidth)
+            }
         }
         #expect(maxAbsDifference(out.array, expected) < 1e-5)
     }

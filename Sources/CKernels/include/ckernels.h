@@ -31,7 +31,7 @@ void sb_add_inplace(float *x, const float *y, int count);
 /// kCache/vCache: one layer's pool, [numBlocks, blockSize, kvHeads*headDim].
 /// blockTable: cache block ids of this sequence, in order.
 /// out:     [nQuery, heads*headDim] (leading dim ldo).
-/// scores:  scratch of at least (visible keys) floats.
+/// scores:  scratch of at least 8 × (visible keys) floats.
 void sb_attention_paged(const float *q, int ldq, int nQuery, int firstPos,
                         const float *kCache, const float *vCache, const int32_t *blockTable,
                         int blockSize, int heads, int kvHeads, int headDim, float scale,
