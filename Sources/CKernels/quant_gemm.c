@@ -2,6 +2,7 @@
 #include "ckernels_quant.h"
 #include <immintrin.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 // ---------------------------------------------------------------------------------------
@@ -169,10 +170,77 @@ static inline void dequantize_row(int type, const uint8_t *row, int blocks, floa
 
 static inline void store_out(float *y, float v, int accumulate) { *y = accumulate ? *y + v : v; }
 
+// AVX-512 version of the panel product (most x86 servers of this project's kind have it; the
+// choice is made once at run time): four x rows against four weight rows, 16 accumulators
+// of 16 lanes. Handles every row of x; nw weight rows are valid (the rest of the panel is 0).
+__attribute__((target("avx512f")))
+static void panel_rows_avx512(const panel_ctx *c, const float *panel, int n0, int nw) {
+    const int K = c->inFeatures;
+    const float *w0 = panel, *w1 = panel + K, *w2 = panel + 2 * K, *w3 = panel + 3 * K;
+    int m = 0;
+    for (; m + 4 <= c->rows; m += 4) {
+        const float *x0 = c->x + (long)m * c->ldx, *x1 = x0 + c->ldx, *x2 = x1 + c->ldx, *x3 = x2 + c->ldx;
+        __m512 a[4][4];
+        for (int r = 0; r < 4; r++) for (int j = 0; j < 4; j++) a[r][j] = _mm512_setzero_ps();
+        for (int k = 0; k < K; k += 16) {
+            __m512 v0 = _mm512_loadu_ps(x0 + k), v1 = _mm512_loadu_ps(x1 + k);
+            __m512 v2 = _mm512_loadu_ps(x2 + k), v3 = _mm512_loadu_ps(x3 + k);
+            __m512 w = _mm512_load_ps(w0 + k);
+            a[0][0] = _mm512_fmadd_ps(v0, w, a[0][0]); a[1][0] = _mm512_fmadd_ps(v1, w, a[1][0]);
+            a[2][0] = _mm512_fmadd_ps(v2, w, a[2][0]); a[3][0] = _mm512_fmadd_ps(v3, w, a[3][0]);
+            w = _mm512_load_ps(w1 + k);
+            a[0][1] = _mm512_fmadd_ps(v0, w, a[0][1]); a[1][1] = _mm512_fmadd_ps(v1, w, a[1][1]);
+            a[2][1] = _mm512_fmadd_ps(v2, w, a[2][1]); a[3][1] = _mm512_fmadd_ps(v3, w, a[3][1]);
+            w = _mm512_load_ps(w2 + k);
+            a[0][2] = _mm512_fmadd_ps(v0, w, a[0][2]); a[1][2] = _mm512_fmadd_ps(v1, w, a[1][2]);
+            a[2][2] = _mm512_fmadd_ps(v2, w, a[2][2]); a[3][2] = _mm512_fmadd_ps(v3, w, a[3][2]);
+            w = _mm512_load_ps(w3 + k);
+            a[0][3] = _mm512_fmadd_ps(v0, w, a[0][3]); a[1][3] = _mm512_fmadd_ps(v1, w, a[1][3]);
+            a[2][3] = _mm512_fmadd_ps(v2, w, a[2][3]); a[3][3] = _mm512_fmadd_ps(v3, w, a[3][3]);
+        }
+        for (int r = 0; r < 4; r++) {
+            float *yr = c->y + (long)(m + r) * c->ldy + n0;
+            for (int j = 0; j < nw; j++) store_out(yr + j, _mm512_reduce_add_ps(a[r][j]), c->accumulate);
+        }
+    }
+    for (; m < c->rows; m++) {
+        const float *x0 = c->x + (long)m * c->ldx;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0; k < K; k += 16) {
+            __m512 v0 = _mm512_loadu_ps(x0 + k);
+            a0 = _mm512_fmadd_ps(v0, _mm512_load_ps(w0 + k), a0);
+            a1 = _mm512_fmadd_ps(v0, _mm512_load_ps(w1 + k), a1);
+            a2 = _mm512_fmadd_ps(v0, _mm512_load_ps(w2 + k), a2);
+            a3 = _mm512_fmadd_ps(v0, _mm512_load_ps(w3 + k), a3);
+        }
+        float r0[4] = { _mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2), _mm512_reduce_add_ps(a3) };
+        float *y0 = c->y + (long)m * c->ldy + n0;
+        for (int j = 0; j < nw; j++) store_out(y0 + j, r0[j], c->accumulate);
+    }
+}
+
+static atomic_int avx512_choice = -1;  // -1: not decided yet
+
+static int has_avx512(void) {
+    int choice = atomic_load(&avx512_choice);
+    if (choice < 0) {
+        choice = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        atomic_store(&avx512_choice, choice);
+    }
+    return choice;
+}
+
+int sb_set_avx512(int enabled) {
+    int available = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    atomic_store(&avx512_choice, enabled && available);
+    return enabled && available;
+}
+
 static void panel_task(void *arg, int begin, int end) {
     const panel_ctx *c = arg;
     const int K = c->inFeatures, blocks = K / 32;
     const int rowBytes = blocks * (c->type == 3 ? 20 : 34);
+    const int use512 = has_avx512() && K % 16 == 0;
     // Per-thread panel of 4 dequantized weight rows, grown on demand.
     static __thread float *panel = NULL;
     static __thread int capacity = 0;
@@ -185,6 +253,7 @@ static void panel_task(void *arg, int begin, int end) {
         int nw = end - n0 < 4 ? end - n0 : 4;
         for (int j = 0; j < nw; j++) dequantize_row(c->type, c->w + (long)(n0 + j) * rowBytes, blocks, panel + j * K);
         for (int j = nw; j < 4; j++) memset(panel + j * K, 0, sizeof(float) * K);
+        if (use512) { panel_rows_avx512(c, panel, n0, nw); continue; }
         const float *w0 = panel, *w1 = panel + K, *w2 = panel + 2 * K, *w3 = panel + 3 * K;
         int m = 0;
         // Two x rows against four weight rows: 8 accumulators, 6 loads per 8 FMAs.

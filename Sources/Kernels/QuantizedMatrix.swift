@@ -44,6 +44,11 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// Bytes held.
     public var byteCount: Int { rows * rowBytes }
 
+    /// Whether the panel kernel may use AVX-512 (on by default where the CPU has it); returns
+    /// whether it is in use. Tests turn it off to check the AVX2 path.
+    @discardableResult
+    public static func allowAVX512(_ allowed: Bool) -> Bool { sb_set_avx512(allowed ? 1 : 0) != 0 }
+
     /// Rows up to this use the one-pass kernel (each block decoded in registers per row group);
     /// more rows use the panel kernel (4 weight rows decoded to L1 once, then every x row).
     public static let vectorKernelRows = 2

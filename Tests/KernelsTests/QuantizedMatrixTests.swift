@@ -54,6 +54,24 @@ struct QuantizedMatrixTests {
         #expect(worst < 1e-4)
     }
 
+    @Test("the AVX2 and AVX-512 panel kernels give the same products")
+    func instructionSets() {
+        let outFeatures = 21, inFeatures = 64, batchRows = 9
+        let blocks = randomBlocks(.q4_1, rows: outFeatures, columns: inFeatures, seed: 5)
+        let matrix = blocks.withUnsafeBytes { QuantizedMatrix(type: .q4_1, columns: inFeatures, parts: [($0, outFeatures, nil)]) }
+        let x = FloatBuffer(randomFloats(batchRows * inFeatures, seed: 6))
+        func product() -> [Float] {
+            let y = FloatBuffer(count: batchRows * outFeatures)
+            matrix.xwt(batchRows: batchRows, x: x.pointer, ldx: inFeatures, y: y.pointer, ldy: outFeatures)
+            return y.array
+        }
+        QuantizedMatrix.allowAVX512(false)
+        let avx2 = product()
+        let wide = QuantizedMatrix.allowAVX512(true)
+        let avx512 = product()
+        #expect(maxAbsDifference(avx2, avx512) < 1e-5, "AVX-512 in use: \(wide)")
+    }
+
     @Test("row order and stacking: parts are concatenated, rows taken in the order given")
     func stacking() {
         let a = randomBlocks(.q8_0, rows: 4, columns: 32, seed: 1), b = randomBlocks(.q8_0, rows: 2, columns: 32, seed: 2)

@@ -42,4 +42,8 @@ int sb_thread_count(void);
 /// about a hundred rows (batched decoding). Runs on the thread pool.
 void sb_gemm_quant_panel(int type, const float *x, int ldx, int rows, const void *w, int inFeatures,
                          int outFeatures, float *y, int ldy, int accumulate);
+
+/// Lets the panel kernel use AVX-512 when the CPU has it (the default) or forces AVX2 (tests
+/// compare both). Returns whether AVX-512 is now in use.
+int sb_set_avx512(int enabled);
 #endif
