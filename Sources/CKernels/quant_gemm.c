@@ -174,11 +174,11 @@ static inline void store_out(float *y, float v, int accumulate) { *y = accumulat
 // choice is made once at run time): four x rows against four weight rows, 16 accumulators
 // of 16 lanes. Handles every row of x; nw weight rows are valid (the rest of the panel is 0).
 __attribute__((target("avx512f")))
-static void panel_rows_avx512(const panel_ctx *c, const float *panel, int n0, int nw) {
+static void panel_rows_avx512(const panel_ctx *c, const float *panel, int n0, int nw, int mBegin, int mEnd) {
     const int K = c->inFeatures;
     const float *w0 = panel, *w1 = panel + K, *w2 = panel + 2 * K, *w3 = panel + 3 * K;
-    int m = 0;
-    for (; m + 4 <= c->rows; m += 4) {
+    int m = mBegin;
+    for (; m + 4 <= mEnd; m += 4) {
         const float *x0 = c->x + (long)m * c->ldx, *x1 = x0 + c->ldx, *x2 = x1 + c->ldx, *x3 = x2 + c->ldx;
         __m512 a[4][4];
         for (int r = 0; r < 4; r++) for (int j = 0; j < 4; j++) a[r][j] = _mm512_setzero_ps();
@@ -203,7 +203,7 @@ static void panel_rows_avx512(const panel_ctx *c, const float *panel, int n0, in
             for (int j = 0; j < nw; j++) store_out(yr + j, _mm512_reduce_add_ps(a[r][j]), c->accumulate);
         }
     }
-    for (; m < c->rows; m++) {
+    for (; m < mEnd; m++) {
         const float *x0 = c->x + (long)m * c->ldx;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int k = 0; k < K; k += 16) {
@@ -236,28 +236,19 @@ int sb_set_avx512(int enabled) {
     return enabled && available;
 }
 
-static void panel_task(void *arg, int begin, int end) {
-    const panel_ctx *c = arg;
+// Weight rows [begin, end) of this thread's slice against x rows [mBegin, mEnd).
+static void panel_block(const panel_ctx *c, float *panel, int begin, int end, int mBegin, int mEnd, int use512) {
     const int K = c->inFeatures, blocks = K / 32;
     const int rowBytes = blocks * (c->type == 3 ? 20 : 34);
-    const int use512 = has_avx512() && K % 16 == 0;
-    // Per-thread panel of 4 dequantized weight rows, grown on demand.
-    static __thread float *panel = NULL;
-    static __thread int capacity = 0;
-    if (capacity < 4 * K) {
-        free(panel);
-        panel = aligned_alloc(64, sizeof(float) * 4 * (size_t)K);
-        capacity = 4 * K;
-    }
     for (int n0 = begin; n0 < end; n0 += 4) {
         int nw = end - n0 < 4 ? end - n0 : 4;
         for (int j = 0; j < nw; j++) dequantize_row(c->type, c->w + (long)(n0 + j) * rowBytes, blocks, panel + j * K);
         for (int j = nw; j < 4; j++) memset(panel + j * K, 0, sizeof(float) * K);
-        if (use512) { panel_rows_avx512(c, panel, n0, nw); continue; }
+        if (use512) { panel_rows_avx512(c, panel, n0, nw, mBegin, mEnd); continue; }
         const float *w0 = panel, *w1 = panel + K, *w2 = panel + 2 * K, *w3 = panel + 3 * K;
-        int m = 0;
+        int m = mBegin;
         // Two x rows against four weight rows: 8 accumulators, 6 loads per 8 FMAs.
-        for (; m + 2 <= c->rows; m += 2) {
+        for (; m + 2 <= mEnd; m += 2) {
             const float *x0 = c->x + (long)m * c->ldx, *x1 = x0 + c->ldx;
             __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
             __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
@@ -277,7 +268,7 @@ static void panel_task(void *arg, int begin, int end) {
             float r1[4] = { hsum(a10), hsum(a11), hsum(a12), hsum(a13) };
             for (int j = 0; j < nw; j++) { store_out(y0 + j, r0[j], c->accumulate); store_out(y1 + j, r1[j], c->accumulate); }
         }
-        for (; m < c->rows; m++) {
+        for (; m < mEnd; m++) {
             const float *x0 = c->x + (long)m * c->ldx;
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
             for (int k = 0; k < K; k += 8) {
@@ -291,6 +282,27 @@ static void panel_task(void *arg, int begin, int end) {
             float r0[4] = { hsum(a0), hsum(a1), hsum(a2), hsum(a3) };
             for (int j = 0; j < nw; j++) store_out(y0 + j, r0[j], c->accumulate);
         }
+    }
+}
+
+#define PANEL_ROW_BLOCK 128
+
+static void panel_task(void *arg, int begin, int end) {
+    const panel_ctx *c = arg;
+    const int K = c->inFeatures;
+    const int use512 = has_avx512() && K % 16 == 0;
+    // Per-thread panel of 4 dequantized weight rows, grown on demand.
+    static __thread float *panel = NULL;
+    static __thread int capacity = 0;
+    if (capacity < 4 * K) {
+        free(panel);
+        panel = aligned_alloc(64, sizeof(float) * 4 * (size_t)K);
+        capacity = 4 * K;
+    }
+    // Rows in blocks that stay in L2 while every panel of this slice runs over them.
+    for (int mBegin = 0; mBegin < c->rows; mBegin += PANEL_ROW_BLOCK) {
+        int mEnd = c->rows - mBegin < PANEL_ROW_BLOCK ? c->rows : mBegin + PANEL_ROW_BLOCK;
+        panel_block(c, panel, begin, end, mBegin, mEnd, use512);
     }
 }
 

@@ -13,9 +13,10 @@ public struct Projection: Sendable {
     public let outFeatures: Int
     public let inFeatures: Int
 
-    /// Row counts at or below this take the quantized path (decoding batches); above it the
-    /// f32 sgemm wins because the weights are reused across enough rows (prefill).
-    nonisolated(unsafe) public static var quantizedRowLimit = 96
+    /// Row counts at or below this take the quantized path. With AVX-512 the panel kernel beats
+    /// OpenBLAS (whose AVX2 kernels run here) at every size, prefill included; with AVX2 only,
+    /// OpenBLAS on f32 wins above ~96 rows, where the weights are reused across enough rows.
+    nonisolated(unsafe) public static var quantizedRowLimit = QuantizedMatrix.allowAVX512(true) ? Int.max : 96
 
     init(dense: FloatBuffer, quantized: QuantizedMatrix?, outFeatures: Int, inFeatures: Int) {
         precondition(dense.count == outFeatures * inFeatures)

@@ -20,11 +20,12 @@ struct BenchCommand: ParsableCommand {
     var decodeContext = 128
     @Option(name: .long, help: "Decode steps timed per repetition.")
     var decodeSteps = 16
-    @Option(name: .long, help: "Most rows a step multiplies straight from quantized weights (0: always f32 sgemm).")
-    var quantizedRowLimit = Projection.quantizedRowLimit
+    @Option(name: .long, help: "Most rows a step multiplies straight from quantized weights (0: always f32 sgemm; default: all with AVX-512, 96 without).")
+    var quantizedRowLimit: Int?
 
     func run() throws {
-        Projection.quantizedRowLimit = quantizedRowLimit
+        if let quantizedRowLimit { Projection.quantizedRowLimit = quantizedRowLimit }
+        print("quantized weights used for steps of up to \(Projection.quantizedRowLimit == Int.max ? "any number of" : String(Projection.quantizedRowLimit)) rows")
         let loadStart = now()
         let llama = try LlamaModel.load(path: try resolveModelPath(model))
         let loadSeconds = now() - loadStart
@@ -45,8 +46,8 @@ struct BenchCommand: ParsableCommand {
         let flopsPerToken = Self.matmulFlopsPerToken(c)
         let headFlops = 2 * Double(c.vocabularySize * c.hiddenSize)
         print("\nGFLOP/s counts the projections' and output head's multiply-adds (attention excluded);")
-        print("MFU is that rate over the sgemm N=512 rate measured above.")
-        print("\n| measurement | tokens/s | ms/step | GFLOP/s | MFU vs sgemm N=512 |")
+        print("The last column divides that rate by the OpenBLAS sgemm N=512 rate above (the machine's f32 BLAS speed).")
+        print("\n| measurement | tokens/s | ms/step | GFLOP/s | ratio to OpenBLAS sgemm N=512 |")
         print("|---|---:|---:|---:|---:|")
         for length in promptLengths where length < c.contextLength {
             let seconds = median((0..<repeats).map { _ in timePrefill(llama, length: length) })
