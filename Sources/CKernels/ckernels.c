@@ -200,6 +200,102 @@ void sb_attention_paged(const float *q, int ldq, int nQuery, int firstPos,
 }
 
 // ---------------------------------------------------------------------------------------
+// Prefill attention for a tile of up to 16 queries of one head, with AVX-512: the 16 queries
+// sit in the 16 lanes, so a key's scores for all of them come from 64 FMAs with no horizontal
+// sums, and the softmax runs down the lanes.
+
+#define TILE 16
+
+// scratch needs (firstPos + qEnd) * 16 + 64 * 16 floats.
+__attribute__((target("avx512f")))
+static void attend_tile_avx512(const float *q, int ldq, int qBegin, int qEnd, int firstPos,
+                               const float *kCache, const float *vCache, const int32_t *blockTable,
+                               int blockSize, int h, int kvh, int kvDim, int headDim, float scale,
+                               float *out, int ldo, float *scratch) {
+    const int nq = qEnd - qBegin;
+    const int nKeys = firstPos + qEnd;          // keys the last query of the tile sees
+    float *qt = scratch;                        // [headDim][16] queries transposed, pre-scaled
+    float *sc = scratch + 64 * TILE;            // [nKeys][16] scores, then probabilities
+    for (int d = 0; d < headDim; d++)
+        for (int j = 0; j < TILE; j++)
+            qt[d * TILE + j] = j < nq ? q[(long)(qBegin + j) * ldq + (long)h * headDim + d] * scale : 0.0f;
+
+    // Scores, four keys at a time (four independent accumulator chains).
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i lastVisible = _mm512_add_epi32(lane, _mm512_set1_epi32(firstPos + qBegin));
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    int t = 0;
+    for (; t < nKeys; ) {
+        const float *kr[4];
+        int n = nKeys - t < 4 ? nKeys - t : 4;
+        for (int r = 0; r < n; r++) {
+            int pos = t + r;
+            kr[r] = kCache + ((long)blockTable[pos / blockSize] * blockSize + pos % blockSize) * kvDim + (long)kvh * headDim;
+        }
+        for (int r = n; r < 4; r++) kr[r] = kr[0];
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int d = 0; d < headDim; d++) {
+            __m512 qd = _mm512_load_ps(qt + d * TILE);
+            a0 = _mm512_fmadd_ps(qd, _mm512_set1_ps(kr[0][d]), a0);
+            a1 = _mm512_fmadd_ps(qd, _mm512_set1_ps(kr[1][d]), a1);
+            a2 = _mm512_fmadd_ps(qd, _mm512_set1_ps(kr[2][d]), a2);
+            a3 = _mm512_fmadd_ps(qd, _mm512_set1_ps(kr[3][d]), a3);
+        }
+        __m512 acc[4] = { a0, a1, a2, a3 };
+        for (int r = 0; r < n; r++) {
+            // Causal mask: query lane j sees keys up to position firstPos + qBegin + j.
+            __mmask16 hidden = _mm512_cmplt_epi32_mask(lastVisible, _mm512_set1_epi32(t + r));
+            __m512 v = _mm512_mask_mov_ps(acc[r], hidden, _mm512_set1_ps(-INFINITY));
+            _mm512_store_ps(sc + (long)(t + r) * TILE, v);
+            vmax = _mm512_max_ps(vmax, v);
+        }
+        t += n;
+    }
+    // Softmax down each lane (padding lanes: all scores 0, harmless).
+    __m512 vsum = _mm512_setzero_ps();
+    for (t = 0; t < nKeys; t++) {
+        __m512 x = _mm512_sub_ps(_mm512_load_ps(sc + (long)t * TILE), vmax);
+        // e^x through the AVX2 exp on both halves keeps one polynomial for every path.
+        __m256 lo = exp8(_mm512_castps512_ps256(x));
+        __m256 hi = exp8(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+        __m512 e = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+        _mm512_store_ps(sc + (long)t * TILE, e);
+        vsum = _mm512_add_ps(vsum, e);
+    }
+    __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), vsum);
+    for (t = 0; t < nKeys; t++) _mm512_store_ps(sc + (long)t * TILE, _mm512_mul_ps(_mm512_load_ps(sc + (long)t * TILE), inv));
+
+    // Output: four queries at a time, 64 dims in four registers each.
+    for (int j0 = 0; j0 < nq; j0 += 4) {
+        int nj = nq - j0 < 4 ? nq - j0 : 4;
+        __m512 o[4][4];
+        for (int j = 0; j < 4; j++) for (int c = 0; c < 4; c++) o[j][c] = _mm512_setzero_ps();
+        int keysNeeded = firstPos + qBegin + j0 + nj;   // the tile's later queries see more keys
+        for (t = 0; t < keysNeeded; t++) {
+            const float *vr = vCache + ((long)blockTable[t / blockSize] * blockSize + t % blockSize) * kvDim + (long)kvh * headDim;
+            __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16), v2 = _mm512_loadu_ps(vr + 32), v3 = _mm512_loadu_ps(vr + 48);
+            const float *p = sc + (long)t * TILE + j0;
+            for (int j = 0; j < 4; j++) {
+                __m512 pj = _mm512_set1_ps(p[j]);
+                o[j][0] = _mm512_fmadd_ps(pj, v0, o[j][0]);
+                o[j][1] = _mm512_fmadd_ps(pj, v1, o[j][1]);
+                o[j][2] = _mm512_fmadd_ps(pj, v2, o[j][2]);
+                o[j][3] = _mm512_fmadd_ps(pj, v3, o[j][3]);
+            }
+        }
+        for (int j = 0; j < nj; j++) {
+            float *dst = out + (long)(qBegin + j0 + j) * ldo + (long)h * headDim;
+            _mm512_storeu_ps(dst, o[j][0]);
+            _mm512_storeu_ps(dst + 16, o[j][1]);
+            _mm512_storeu_ps(dst + 32, o[j][2]);
+            _mm512_storeu_ps(dst + 48, o[j][3]);
+        }
+    }
+}
+
+static int attention_avx512 = -1;
+
+// ---------------------------------------------------------------------------------------
 // A whole step's attention on the thread pool.
 
 #define QUERY_TILE 16
@@ -220,15 +316,27 @@ static void attention_task(void *arg, int begin, int end) {
     const attention_ctx *c = arg;
     static __thread float *scores = NULL;
     static __thread int capacity = 0;
-    if (capacity < MAX_GROUP * c->maxKeys) {
+    // Enough for MAX_GROUP rows of scores (per-query kernel) or a 16-lane tile (AVX-512 kernel).
+    int needed = TILE * ((c->maxKeys < 1024 ? 1024 : c->maxKeys) + 64);
+    if (capacity < needed) {
         free(scores);
-        capacity = MAX_GROUP * (c->maxKeys < 1024 ? 1024 : c->maxKeys);
-        scores = malloc(sizeof(float) * (size_t)capacity);
+        capacity = needed;
+        scores = aligned_alloc(64, sizeof(float) * (size_t)capacity);
     }
     int group = c->heads / c->kvHeads;
     for (int u = begin; u < end; u++) {
         const attention_unit *unit = &c->units[u];
         const sb_attention_chunk *ch = &c->chunks[unit->chunk];
+        // Tiles of several queries (prefill) with the lane-parallel AVX-512 kernel; single
+        // queries (decode) with the per-query kernel.
+        if (attention_avx512 && c->headDim == 64 && unit->qEnd - unit->qBegin >= 4) {
+            for (int h = unit->kvHead * group; h < (unit->kvHead + 1) * group; h++)
+                attend_tile_avx512(c->q + (long)ch->firstRow * c->ldq, c->ldq, unit->qBegin, unit->qEnd, ch->firstPosition,
+                                   c->kCache, c->vCache, ch->blockTable, c->blockSize, h, unit->kvHead,
+                                   c->kvHeads * c->headDim, c->headDim, c->scale,
+                                   c->out + (long)ch->firstRow * c->ldo, c->ldo, scores);
+            continue;
+        }
         attend(c->q + (long)ch->firstRow * c->ldq, c->ldq, unit->qBegin, unit->qEnd, ch->firstPosition,
                c->kCache, c->vCache, ch->blockTable, c->blockSize,
                unit->kvHead * group, (unit->kvHead + 1) * group, group, c->kvHeads * c->headDim, c->headDim, c->scale,
@@ -245,6 +353,7 @@ void sb_attention_step(const float *q, int ldq, const sb_attention_chunk *chunks
         int keys = chunks[i].firstPosition + chunks[i].queries;
         if (keys > maxKeys) maxKeys = keys;
     }
+    if (attention_avx512 < 0) attention_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
     attention_unit stackUnits[512];
     attention_unit *units = unitCount <= 512 ? stackUnits : malloc(sizeof(attention_unit) * (size_t)unitCount);
     int u = 0;

@@ -117,9 +117,10 @@ struct KernelTwinTests {
         #expect(maxAbsDifference(out.array, expected) < 1e-5)
     }
 
-    @Test("a whole step's attention on the thread pool equals per-chunk reference attention")
-    func attentionStep() {
-        let heads = 6, kvHeads = 2, headDim = 16, blockSize = 4, kvDim = kvHeads * headDim
+    @Test("a whole step's attention on the thread pool equals per-chunk reference attention",
+          arguments: [16, 64])   // headDim 64 takes the 16-query AVX-512 tile kernel for prefill chunks
+    func attentionStep(headDim: Int) {
+        let heads = 6, kvHeads = 2, blockSize = 4, kvDim = kvHeads * headDim
         // (queries, firstPosition) per chunk: decode rows, a long prefill chunk (several query tiles), a mid chunk.
         let shapes = [(1, 9), (37, 0), (1, 0), (5, 22)]
         let qWidth = heads * headDim
