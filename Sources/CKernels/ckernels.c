@@ -293,6 +293,79 @@ static void attend_tile_avx512(const float *q, int ldq, int qBegin, int qEnd, in
     }
 }
 
+// Decode attention (one query, the heads of one KV group) for head_dim 64 with AVX-512: each
+// head's query and each cached key/value row fill four 16-lane registers.
+__attribute__((target("avx512f")))
+static void attend_query_avx512(const float *q, int ldq, int i, int firstPos,
+                                const float *kCache, const float *vCache, const int32_t *blockTable,
+                                int blockSize, int h0, int n, int kvh, int kvDim, float scale,
+                                float *out, int ldo, float *scores) {
+    const int nKeys = firstPos + i + 1;
+    __m512 qv[MAX_GROUP][4];
+    float maxScore[MAX_GROUP];
+    for (int j = 0; j < n; j++) {
+        const float *qh = q + (long)i * ldq + (long)(h0 + j) * 64;
+        for (int c = 0; c < 4; c++) qv[j][c] = _mm512_mul_ps(_mm512_loadu_ps(qh + 16 * c), _mm512_set1_ps(scale));
+        maxScore[j] = -INFINITY;
+    }
+    for (int t0 = 0, b = 0; t0 < nKeys; t0 += blockSize, b++) {
+        const float *kb = kCache + (long)blockTable[b] * blockSize * kvDim + (long)kvh * 64;
+        const int count = nKeys - t0 < blockSize ? nKeys - t0 : blockSize;
+        for (int s = 0; s < count; s++) {
+            const float *kr = kb + (long)s * kvDim;
+            __m512 k0 = _mm512_loadu_ps(kr), k1 = _mm512_loadu_ps(kr + 16), k2 = _mm512_loadu_ps(kr + 32), k3 = _mm512_loadu_ps(kr + 48);
+            for (int j = 0; j < n; j++) {
+                __m512 p = _mm512_mul_ps(qv[j][0], k0);
+                p = _mm512_fmadd_ps(qv[j][1], k1, p);
+                p = _mm512_fmadd_ps(qv[j][2], k2, p);
+                p = _mm512_fmadd_ps(qv[j][3], k3, p);
+                float v = _mm512_reduce_add_ps(p);
+                scores[j * nKeys + t0 + s] = v;
+                if (v > maxScore[j]) maxScore[j] = v;
+            }
+        }
+    }
+    __m512 o[MAX_GROUP][4];
+    for (int j = 0; j < n; j++) {
+        float *sc = scores + j * nKeys;
+        int t = 0;
+        __m256 vmax = _mm256_set1_ps(maxScore[j]), vsum = _mm256_setzero_ps();
+        for (; t + 8 <= nKeys; t += 8) {
+            __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + t), vmax));
+            _mm256_storeu_ps(sc + t, e);
+            vsum = _mm256_add_ps(vsum, e);
+        }
+        float sum = hsum8(vsum);
+        for (; t < nKeys; t++) {
+            float e = expf(sc[t] - maxScore[j]);
+            sc[t] = e;
+            sum += e;
+        }
+        float inv = 1.0f / sum;
+        for (t = 0; t < nKeys; t++) sc[t] *= inv;
+        for (int c = 0; c < 4; c++) o[j][c] = _mm512_setzero_ps();
+    }
+    for (int t0 = 0, b = 0; t0 < nKeys; t0 += blockSize, b++) {
+        const float *vb = vCache + (long)blockTable[b] * blockSize * kvDim + (long)kvh * 64;
+        const int count = nKeys - t0 < blockSize ? nKeys - t0 : blockSize;
+        for (int s = 0; s < count; s++) {
+            const float *vr = vb + (long)s * kvDim;
+            __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16), v2 = _mm512_loadu_ps(vr + 32), v3 = _mm512_loadu_ps(vr + 48);
+            for (int j = 0; j < n; j++) {
+                __m512 p = _mm512_set1_ps(scores[j * nKeys + t0 + s]);
+                o[j][0] = _mm512_fmadd_ps(p, v0, o[j][0]);
+                o[j][1] = _mm512_fmadd_ps(p, v1, o[j][1]);
+                o[j][2] = _mm512_fmadd_ps(p, v2, o[j][2]);
+                o[j][3] = _mm512_fmadd_ps(p, v3, o[j][3]);
+            }
+        }
+    }
+    for (int j = 0; j < n; j++) {
+        float *dst = out + (long)i * ldo + (long)(h0 + j) * 64;
+        for (int c = 0; c < 4; c++) _mm512_storeu_ps(dst + 16 * c, o[j][c]);
+    }
+}
+
 static int attention_avx512 = -1;
 
 // ---------------------------------------------------------------------------------------
@@ -335,6 +408,14 @@ static void attention_task(void *arg, int begin, int end) {
                                    c->kCache, c->vCache, ch->blockTable, c->blockSize, h, unit->kvHead,
                                    c->kvHeads * c->headDim, c->headDim, c->scale,
                                    c->out + (long)ch->firstRow * c->ldo, c->ldo, scores);
+            continue;
+        }
+        if (attention_avx512 && c->headDim == 64 && group <= MAX_GROUP) {
+            for (int i = unit->qBegin; i < unit->qEnd; i++)
+                attend_query_avx512(c->q + (long)ch->firstRow * c->ldq, c->ldq, i, ch->firstPosition,
+                                    c->kCache, c->vCache, ch->blockTable, c->blockSize,
+                                    unit->kvHead * group, group, unit->kvHead, c->kvHeads * c->headDim, c->scale,
+                                    c->out + (long)ch->firstRow * c->ldo, c->ldo, scores);
             continue;
         }
         attend(c->q + (long)ch->firstRow * c->ldq, c->ldq, unit->qBegin, unit->qEnd, ch->firstPosition,
