@@ -14,10 +14,12 @@ Tests/Fixtures/ (or --out):
   tiny/config.json, tiny/model.safetensors
       Random tiny Llama (seed 0): vocab 256, hidden 64, ffn 160, 2 layers,
       4 heads / 2 KV heads (head_dim 16), rope_theta 1e4, eps 1e-5, untied.
-  tiny/model-f32.gguf, tiny/model-f16.gguf
+  tiny/model-f32.gguf, tiny/model-f16.gguf, tiny/model-q.gguf
       The same weights written like llama.cpp's converter (q/k rows permuted
       for adjacent-pair RoPE); f16 file stores 2-D matrices as F16, norms F32.
-  tiny/goldens.json, tiny/goldens-f16.json
+  tiny/model-q.gguf: the same model quantized as SmolLM2's file is (token_embd/output Q8_0,
+      every other 2-D weight Q4_1, norms F32), so the quantized kernels run on a tiny model.
+  tiny/goldens.json, tiny/goldens-f16.json, tiny/goldens-q.json
       {"cases": [{"ids", "logits"[pos][vocab]}], "greedy": [{"prompt_ids",
       "output_ids", "margins"}], "note"}.  goldens-f16 = the fp32 model with its
       2-D weights rounded to f16 and back.
@@ -207,28 +209,35 @@ def gguf_to_hf_rows(w, n_heads):
     return out
 
 
+def gguf_name_pairs(model):
+    """[(gguf_name, hf_state_dict_name)] for every tensor llama.cpp's converter writes."""
+    cfg = model.config
+    pairs = [("token_embd.weight", "model.embed_tokens.weight")]
+    for i in range(cfg.num_hidden_layers):
+        pre = f"model.layers.{i}."
+        pairs += [
+            (f"blk.{i}.attn_norm.weight", pre + "input_layernorm.weight"),
+            (f"blk.{i}.attn_q.weight", pre + "self_attn.q_proj.weight"),
+            (f"blk.{i}.attn_k.weight", pre + "self_attn.k_proj.weight"),
+            (f"blk.{i}.attn_v.weight", pre + "self_attn.v_proj.weight"),
+            (f"blk.{i}.attn_output.weight", pre + "self_attn.o_proj.weight"),
+            (f"blk.{i}.ffn_norm.weight", pre + "post_attention_layernorm.weight"),
+            (f"blk.{i}.ffn_gate.weight", pre + "mlp.gate_proj.weight"),
+            (f"blk.{i}.ffn_up.weight", pre + "mlp.up_proj.weight"),
+            (f"blk.{i}.ffn_down.weight", pre + "mlp.down_proj.weight"),
+        ]
+    pairs.append(("output_norm.weight", "model.norm.weight"))
+    if not cfg.tie_word_embeddings:
+        pairs.append(("output.weight", "lm_head.weight"))
+    return pairs
+
+
 def hf_to_gguf_tensors(model):
     """Return [(gguf_name, np.float32 array in HF layout [out, in], n_heads or None)]."""
     sd = {k: v.detach().float().numpy().copy() for k, v in model.state_dict().items()}
     cfg = model.config
-    res = [("token_embd.weight", sd["model.embed_tokens.weight"], None)]
-    for i in range(cfg.num_hidden_layers):
-        pre = f"model.layers.{i}."
-        res += [
-            (f"blk.{i}.attn_norm.weight", sd[pre + "input_layernorm.weight"], None),
-            (f"blk.{i}.attn_q.weight", sd[pre + "self_attn.q_proj.weight"], cfg.num_attention_heads),
-            (f"blk.{i}.attn_k.weight", sd[pre + "self_attn.k_proj.weight"], cfg.num_key_value_heads),
-            (f"blk.{i}.attn_v.weight", sd[pre + "self_attn.v_proj.weight"], None),
-            (f"blk.{i}.attn_output.weight", sd[pre + "self_attn.o_proj.weight"], None),
-            (f"blk.{i}.ffn_norm.weight", sd[pre + "post_attention_layernorm.weight"], None),
-            (f"blk.{i}.ffn_gate.weight", sd[pre + "mlp.gate_proj.weight"], None),
-            (f"blk.{i}.ffn_up.weight", sd[pre + "mlp.up_proj.weight"], None),
-            (f"blk.{i}.ffn_down.weight", sd[pre + "mlp.down_proj.weight"], None),
-        ]
-    res.append(("output_norm.weight", sd["model.norm.weight"], None))
-    if not cfg.tie_word_embeddings:
-        res.append(("output.weight", sd["lm_head.weight"], None))
-    return res
+    heads = {"attn_q": cfg.num_attention_heads, "attn_k": cfg.num_key_value_heads}
+    return [(g, sd[hf], heads.get(g.split(".")[-2])) for g, hf in gguf_name_pairs(model)]
 
 
 def write_tiny_gguf(model, path, f16):
@@ -281,6 +290,69 @@ def write_tiny_gguf(model, path, f16):
         seen.add(t.name)
     assert seen == set(expected), "tensor set mismatch"
     log(f"verified {path}: {len(seen)} tensors round-trip exactly")
+
+
+def quantized_tiny(model, path):
+    """Write model-q.gguf (Q8_0 embeddings/output, Q4_1 projections) and return the HF-order
+    state dict those blocks dequantize to (what transformers computes with)."""
+    from gguf import quants
+    cfg = model.config
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_type("model")
+    w.add_name("tiny-llama-q")
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_rope_freq_base(float(cfg.rope_parameters["rope_theta"]))
+    w.add_layer_norm_rms_eps(float(cfg.rms_norm_eps))
+    w.add_file_type(3)  # LlamaFileType.MOSTLY_Q4_1
+    w.add_rope_dimension_count(cfg.head_dim)
+    w.add_vocab_size(cfg.vocab_size)
+    w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    dequantized = {}
+    for name, arr, n_heads in hf_to_gguf_tensors(model):
+        data = np.ascontiguousarray((hf_to_gguf_rows(arr, n_heads) if n_heads else arr).astype(np.float32))
+        if data.ndim == 2:
+            qt = QT.Q8_0 if name in ("token_embd.weight", "output.weight") else QT.Q4_1
+            raw = quants.quantize(data, qt)
+            w.add_tensor(name, raw, raw_shape=raw.shape, raw_dtype=qt)
+            back = quants.dequantize(raw, qt).reshape(data.shape)
+            dequantized[name] = gguf_to_hf_rows(back, n_heads) if n_heads else back
+        else:
+            w.add_tensor(name, data)
+            dequantized[name] = data
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    # Read back: every tensor dequantizes (gguf-py) to what we recorded.
+    r = gguf.GGUFReader(path)
+    names = {n for n, _, _ in hf_to_gguf_tensors(model)}
+    heads = {n: h for n, _, h in hf_to_gguf_tensors(model)}
+    for t in r.tensors:
+        shape = dequantized[t.name].shape
+        data = gguf.quants.dequantize(np.array(t.data), t.tensor_type).reshape(shape) if t.tensor_type != QT.F32 \
+            else np.array(t.data).reshape(shape)
+        if heads[t.name]:
+            data = gguf_to_hf_rows(data, heads[t.name])
+        assert np.array_equal(data, dequantized[t.name]), t.name
+        names.discard(t.name)
+    assert not names, names
+    log(f"verified {path}: quantized tensors dequantize as recorded")
+    return dequantized
+
+
+def model_from_gguf_tensors(make, tensors):
+    """A tiny model (from `make()`) whose weights are replaced by GGUF-named HF-order tensors."""
+    m = make()
+    gguf_to_hf = {hf: g for g, hf in gguf_name_pairs(m)}
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            p.copy_(torch.from_numpy(np.ascontiguousarray(tensors[gguf_to_hf[name]])).reshape(p.shape))
+    return m
 
 
 def try_transformers_gguf(dir_, fname, ref_model, case_ids):
@@ -352,7 +424,16 @@ def build_tiny(out):
     write_json(os.path.join(tdir, "goldens-f16.json"), gold16, compact=True)
     report["tiny-f16 margins"] = margin_stats(gold16)
 
+    # Q4_1/Q8_0-quantized model: goldens from the weights its blocks dequantize to.
+    qtensors = quantized_tiny(model, os.path.join(tdir, "model-q.gguf"))
+    mq = model_from_gguf_tensors(lambda: make_tiny(0, tie=False, rope_params=rope0), qtensors)
+    goldq = make_goldens(mq, [1, 5, 17, 40], [1, 4, 12], seed=100,
+                         note=note + " Weights are what model-q.gguf's Q4_1/Q8_0 blocks dequantize to.")
+    write_json(os.path.join(tdir, "goldens-q.json"), goldq, compact=True)
+    report["tiny-q margins"] = margin_stats(goldq)
+
     case_ids = [c["ids"] for c in gold["cases"]]
+    report["transformers tiny q gguf"] = try_transformers_gguf(tdir, "model-q.gguf", mq, case_ids)
     report["transformers tiny f32 gguf"] = try_transformers_gguf(tdir, "model-f32.gguf", model, case_ids)
     report["transformers tiny f16 gguf"] = try_transformers_gguf(tdir, "model-f16.gguf", m16, case_ids)
 
@@ -843,7 +924,7 @@ def main():
         print(f"{k}: {v}")
     expected_files = [
         "tiny/config.json", "tiny/model.safetensors", "tiny/model-f32.gguf", "tiny/model-f16.gguf",
-        "tiny/goldens.json", "tiny/goldens-f16.json", "tiny-sharded/config.json",
+        "tiny/goldens.json", "tiny/goldens-f16.json", "tiny/model-q.gguf", "tiny/goldens-q.json", "tiny-sharded/config.json",
         "tiny-sharded/model.safetensors.index.json", "tiny-rope-scaled/config.json",
         "tiny-rope-scaled/model.safetensors", "tiny-rope-scaled/goldens.json",
         "quant/blocks.gguf", "quant/expected.safetensors", "smollm2/tensors.json",

@@ -71,3 +71,43 @@ struct ForwardGoldenTests {
         #expect(worstError(model, goldens: goldens) <= Self.tolerance)
     }
 }
+
+@Suite("Q4_1/Q8_0 weights read by the quantized kernels reproduce transformers")
+struct QuantizedForwardTests {
+    static let tolerance: Float = 1e-4
+
+    @Test("whole sequences (panel kernel) within 1e-4 of transformers on the dequantized weights")
+    func wholeSequences() throws {
+        let model = try LlamaModel.load(path: Fixtures.path("tiny/model-q.gguf"))
+        #expect(model.weights.layers.allSatisfy { $0.qkv.quantized?.type == .q4_1 && $0.down.quantized?.type == .q4_1 })
+        #expect(model.weights.outputHead.quantized?.type == .q8_0)
+        let goldens = try Fixtures.json("tiny/goldens-q.json", as: TinyGoldens.self)
+        #expect(worstError(model, goldens: goldens) <= Self.tolerance)
+    }
+
+    @Test("token-by-token decoding of one and of two sequences (one-pass kernel) within 1e-4")
+    func decodeRows() throws {
+        let model = try LlamaModel.load(path: Fixtures.path("tiny/model-q.gguf"))
+        let goldens = try Fixtures.json("tiny/goldens-q.json", as: TinyGoldens.self)
+        let a = try #require(goldens.cases.first { $0.ids.count == 17 })
+        let b = try #require(goldens.cases.first { $0.ids.count == 40 })
+        for sequences in [[a], [a, b]] {
+            let cache = PagedKVCache(config: model.config, blockSize: 4, blockCount: 32)
+            var tables = [[Int32]](repeating: [], count: sequences.count)
+            var worst: Float = 0
+            for position in 0..<a.ids.count {
+                var chunks: [ForwardChunk] = []
+                for (s, c) in sequences.enumerated() {
+                    #expect(cache.reserve(&tables[s], tokens: position + 1))
+                    chunks.append(ForwardChunk(tokens: [Int32(c.ids[position])], firstPosition: position,
+                                               blockTable: tables[s], logitRows: .last))
+                }
+                let logits = model.forward(chunks, cache: cache)
+                for (s, c) in sequences.enumerated() {
+                    worst = max(worst, maxAbsDifference(Array(logits.row(s)), c.logits[position]))
+                }
+            }
+            #expect(worst <= Self.tolerance, "\(sequences.count) sequence(s)")
+        }
+    }
+}
