@@ -121,6 +121,25 @@ void sb_kv_store(const float *k, int ldk, const float *v, int ldv, int n, int fi
     }
 }
 
+// Turns one row of attention scores into probabilities in place: exp(s - max) / sum.
+static void softmax_row(float *sc, int n, float maxScore) {
+    int t = 0;
+    __m256 vmax = _mm256_set1_ps(maxScore), vsum = _mm256_setzero_ps();
+    for (; t + 8 <= n; t += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + t), vmax));
+        _mm256_storeu_ps(sc + t, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    float sum = hsum8(vsum);
+    for (; t < n; t++) {
+        float e = expf(sc[t] - maxScore);
+        sc[t] = e;
+        sum += e;
+    }
+    float inv = 1.0f / sum;
+    for (t = 0; t < n; t++) sc[t] *= inv;
+}
+
 // Attention of queries [qBegin, qEnd) of one chunk for query heads [hBegin, hEnd).
 // Keys are walked block by block (no division per key), and the query heads that share a KV
 // head are scored together, so each cached key and value row is loaded once per group.
@@ -140,11 +159,10 @@ static void attend(const float *q, int ldq, int qBegin, int qEnd, int firstPos,
             if (h1 - h0 > MAX_GROUP) h1 = h0 + MAX_GROUP;
             const int n = h1 - h0;
             const float *qh[MAX_GROUP];
-            float maxScore[MAX_GROUP], sum[MAX_GROUP];
+            float maxScore[MAX_GROUP];
             for (int j = 0; j < n; j++) {
                 qh[j] = q + (long)i * ldq + (long)(h0 + j) * headDim;
                 maxScore[j] = -INFINITY;
-                sum[j] = 0;
             }
             for (int t0 = 0, b = 0; t0 < nKeys; t0 += blockSize, b++) {
                 const float *kb = kCache + (long)blockTable[b] * blockSize * kvDim + (long)kvh * headDim;
@@ -159,22 +177,7 @@ static void attend(const float *q, int ldq, int qBegin, int qEnd, int firstPos,
                 }
             }
             for (int j = 0; j < n; j++) {
-                float *sc = scores + j * nKeys;
-                int t = 0;
-                __m256 vmax = _mm256_set1_ps(maxScore[j]), vsum = _mm256_setzero_ps();
-                for (; t + 8 <= nKeys; t += 8) {
-                    __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + t), vmax));
-                    _mm256_storeu_ps(sc + t, e);
-                    vsum = _mm256_add_ps(vsum, e);
-                }
-                sum[j] = hsum8(vsum);
-                for (; t < nKeys; t++) {
-                    float e = expf(sc[t] - maxScore[j]);
-                    sc[t] = e;
-                    sum[j] += e;
-                }
-                float inv = 1.0f / sum[j];
-                for (t = 0; t < nKeys; t++) sc[t] *= inv;
+                softmax_row(scores + j * nKeys, nKeys, maxScore[j]);
                 memset(out + (long)i * ldo + (long)(h0 + j) * headDim, 0, sizeof(float) * headDim);
             }
             for (int t0 = 0, b = 0; t0 < nKeys; t0 += blockSize, b++) {
@@ -327,22 +330,7 @@ static void attend_query_avx512(const float *q, int ldq, int i, int firstPos,
     }
     __m512 o[MAX_GROUP][4];
     for (int j = 0; j < n; j++) {
-        float *sc = scores + j * nKeys;
-        int t = 0;
-        __m256 vmax = _mm256_set1_ps(maxScore[j]), vsum = _mm256_setzero_ps();
-        for (; t + 8 <= nKeys; t += 8) {
-            __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + t), vmax));
-            _mm256_storeu_ps(sc + t, e);
-            vsum = _mm256_add_ps(vsum, e);
-        }
-        float sum = hsum8(vsum);
-        for (; t < nKeys; t++) {
-            float e = expf(sc[t] - maxScore[j]);
-            sc[t] = e;
-            sum += e;
-        }
-        float inv = 1.0f / sum;
-        for (t = 0; t < nKeys; t++) sc[t] *= inv;
+        softmax_row(scores + j * nKeys, nKeys, maxScore[j]);
         for (int c = 0; c < 4; c++) o[j][c] = _mm512_setzero_ps();
     }
     for (int t0 = 0, b = 0; t0 < nKeys; t0 += blockSize, b++) {

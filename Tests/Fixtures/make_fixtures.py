@@ -240,11 +240,12 @@ def hf_to_gguf_tensors(model):
     return [(g, sd[hf], heads.get(g.split(".")[-2])) for g, hf in gguf_name_pairs(model)]
 
 
-def write_tiny_gguf(model, path, f16):
+def tiny_gguf_writer(model, path, name, file_type):
+    """A GGUFWriter with the llama.* metadata llama.cpp's converter writes for `model`."""
     cfg = model.config
     w = gguf.GGUFWriter(path, "llama")
     w.add_type("model")
-    w.add_name("tiny-llama")
+    w.add_name(name)
     w.add_context_length(cfg.max_position_embeddings)
     w.add_embedding_length(cfg.hidden_size)
     w.add_block_count(cfg.num_hidden_layers)
@@ -253,10 +254,16 @@ def write_tiny_gguf(model, path, f16):
     w.add_head_count_kv(cfg.num_key_value_heads)
     w.add_rope_freq_base(float(cfg.rope_parameters["rope_theta"]))
     w.add_layer_norm_rms_eps(float(cfg.rms_norm_eps))
-    w.add_file_type(1 if f16 else 0)  # LlamaFileType.MOSTLY_F16 / ALL_F32
+    w.add_file_type(file_type)
     w.add_rope_dimension_count(cfg.head_dim)
     w.add_vocab_size(cfg.vocab_size)
     w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    return w
+
+
+def write_tiny_gguf(model, path, f16):
+    # LlamaFileType.MOSTLY_F16 / ALL_F32
+    w = tiny_gguf_writer(model, path, "tiny-llama", 1 if f16 else 0)
     expected = {}
     for name, arr, n_heads in hf_to_gguf_tensors(model):
         data = hf_to_gguf_rows(arr, n_heads) if n_heads else arr
@@ -296,22 +303,7 @@ def quantized_tiny(model, path):
     """Write model-q.gguf (Q8_0 embeddings/output, Q4_1 projections) and return the HF-order
     state dict those blocks dequantize to (what transformers computes with)."""
     from gguf import quants
-    cfg = model.config
-    w = gguf.GGUFWriter(path, "llama")
-    w.add_type("model")
-    w.add_name("tiny-llama-q")
-    w.add_context_length(cfg.max_position_embeddings)
-    w.add_embedding_length(cfg.hidden_size)
-    w.add_block_count(cfg.num_hidden_layers)
-    w.add_feed_forward_length(cfg.intermediate_size)
-    w.add_head_count(cfg.num_attention_heads)
-    w.add_head_count_kv(cfg.num_key_value_heads)
-    w.add_rope_freq_base(float(cfg.rope_parameters["rope_theta"]))
-    w.add_layer_norm_rms_eps(float(cfg.rms_norm_eps))
-    w.add_file_type(3)  # LlamaFileType.MOSTLY_Q4_1
-    w.add_rope_dimension_count(cfg.head_dim)
-    w.add_vocab_size(cfg.vocab_size)
-    w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    w = tiny_gguf_writer(model, path, "tiny-llama-q", 3)  # LlamaFileType.MOSTLY_Q4_1
     dequantized = {}
     for name, arr, n_heads in hf_to_gguf_tensors(model):
         data = np.ascontiguousarray((hf_to_gguf_rows(arr, n_heads) if n_heads else arr).astype(np.float32))
