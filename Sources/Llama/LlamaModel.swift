@@ -57,9 +57,10 @@ public final class LlamaModel: @unchecked Sendable {
     /// Runs one step over all `chunks` (prefill chunks and decode tokens of many sequences) and
     /// returns the logits of the rows their `logitRows` ask for, chunk by chunk.
     ///
-    /// Every projection is one sgemm over all rows of the step; attention runs per chunk
-    /// against that sequence's own cache blocks. Keys and values of the chunk's tokens are
-    /// written to `cache` first.
+    /// Every projection is one product over all rows of the step (`Projection.apply`); attention
+    /// runs per chunk against that sequence's own cache blocks, after the step's keys and values
+    /// are written to `cache`. Token ids and block tables must be valid (callers check input:
+    /// `Generator.add` rejects bad prompts with a typed error).
     public func forward(_ chunks: [ForwardChunk], cache: PagedKVCache) -> LogitsView {
         forwardLock.lock()
         defer { forwardLock.unlock() }
