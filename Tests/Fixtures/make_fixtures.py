@@ -26,6 +26,17 @@ Tests/Fixtures/ (or --out):
   tiny-sharded/  same weights as tiny/, safetensors shards + index.json.
   tiny-rope-scaled/config.json, model.safetensors, goldens.json
       Second tiny Llama (seed 1), tied embeddings, llama3 rope scaling.
+  adapters/<name>/adapter_config.json, adapter_model.safetensors, goldens.json
+      PEFT adapters on the tiny/ model (PeftModel.save_pretrained, safetensors; README
+      dropped): lora (r4 a8 q,v), lora-all (r8 a16 all-linear), rslora (r4 a8 q,k,o,down;
+      rank_pattern o_proj 2, alpha_pattern layers.1.mlp.down_proj 3), dora (r4 a8 q,k,v,up;
+      magnitudes perturbed), ia3 (k,v,down; down feedforward; ia3_l ~ 1+0.3N), prefix (5
+      virtual, no projection), prefix-proj (4 virtual, projection; the file holds the
+      projected prefix), prompt (6 virtual).  goldens.json as tiny/goldens.json (cases of
+      length 1/5/17, greedy prompts 1/4 x 12 tokens), batch 1, logits of the REAL tokens
+      only.  Checked: reload reproduces, merge_and_unload matches (LoRA family), DoRA
+      merged weight = m/||W+sBA||_row * (W+sBA), prefix/prompt forward rebuilt by hand
+      (prefix KV un-rotated, real positions start at n_virtual).
   quant/blocks.gguf, quant/expected.safetensors
       One random-but-valid tensor per dtype (f32 f16 bf16 q8_0 q4_0 q4_1 q4_k
       q6_k), ggml ne = [512, 3]; expected = gguf.quants.dequantize (F32, (3,512)).
@@ -450,6 +461,250 @@ def build_tiny(out):
     rgold = make_goldens(rmodel, [1, 5, 17, 40, 100], [1, 4, 12], seed=101, note=rnote)
     write_json(os.path.join(rdir, "goldens.json"), rgold, compact=True)
     report["tiny-rope-scaled margins"] = margin_stats(rgold)
+    return report
+
+
+# --------------------------------------------------------------------------
+# PEFT adapters on the seed-0 tiny model
+# --------------------------------------------------------------------------
+
+ADAPTER_CASE_LENGTHS = [1, 5, 17]
+ADAPTER_GREEDY_LENGTHS = [1, 4]
+ADAPTER_GREEDY_NEW = 12
+ADAPTER_IDS_SEED = 300
+
+
+def _randomize_(t, gen, mean, std):
+    with torch.no_grad():
+        t.copy_(mean + std * torch.randn(t.shape, generator=gen, dtype=torch.float32))
+
+
+@torch.no_grad()
+def peft_logits(pm, ids, n_virtual_in_logits):
+    """Logits of the real tokens only (batch 1, no padding)."""
+    x = torch.tensor([ids], dtype=torch.long)
+    out = pm(input_ids=x, attention_mask=torch.ones_like(x)).logits[0].float()
+    assert out.shape[0] == n_virtual_in_logits + len(ids), (out.shape, len(ids))
+    return out[n_virtual_in_logits:]
+
+
+def adapter_goldens(fwd, note):
+    rng = np.random.default_rng(ADAPTER_IDS_SEED)
+    cases = []
+    for n in ADAPTER_CASE_LENGTHS:
+        ids = [int(v) for v in rng.integers(0, 256, size=n)]
+        cases.append({"ids": ids, "logits": floats(fwd(ids))})
+    gl = []
+    for n in ADAPTER_GREEDY_LENGTHS:
+        ids = [int(v) for v in rng.integers(0, 256, size=n)]
+        seq, out, margins = list(ids), [], []
+        for _ in range(ADAPTER_GREEDY_NEW):
+            last = fwd(seq)[-1]
+            nxt = int(torch.argmax(last))
+            out.append(nxt)
+            margins.append(top2_margin(last.numpy()))
+            seq.append(nxt)
+        gl.append({"prompt_ids": ids, "output_ids": out, "margins": margins})
+    return {"note": note, "cases": cases, "greedy": gl}
+
+
+def adapter_specs():
+    from peft import LoraConfig, IA3Config, PrefixTuningConfig, PromptTuningConfig, TaskType
+    from peft import PromptTuningInit
+    lm = TaskType.CAUSAL_LM
+    return [
+        ("lora", LoraConfig(task_type=lm, r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                            lora_dropout=0.0, init_lora_weights=False),
+         "LoRA r=4 alpha=8 on q_proj, v_proj (scale alpha/r = 2)."),
+        ("lora-all", LoraConfig(task_type=lm, r=8, lora_alpha=16, target_modules="all-linear",
+                                lora_dropout=0.0, init_lora_weights=False),
+         "LoRA r=8 alpha=16 on all-linear (q k v o gate up down; lm_head excluded by PEFT), scale 2."),
+        ("rslora", LoraConfig(task_type=lm, r=4, lora_alpha=8, use_rslora=True,
+                              target_modules=["q_proj", "k_proj", "o_proj", "down_proj"],
+                              rank_pattern={"o_proj": 2},
+                              alpha_pattern={"layers.1.mlp.down_proj": 3},
+                              lora_dropout=0.0, init_lora_weights=False),
+         "rsLoRA (scale alpha/sqrt(r)) r=4 alpha=8 on q_proj k_proj o_proj down_proj; rank_pattern "
+         "{o_proj: 2} (o_proj r=2, scale 8/sqrt2), alpha_pattern {layers.1.mlp.down_proj: 3} "
+         "(that module scale 3/2; layer-0 down_proj keeps 8/2)."),
+        ("dora", LoraConfig(task_type=lm, r=4, lora_alpha=8, use_dora=True,
+                            target_modules=["q_proj", "k_proj", "v_proj", "up_proj"],
+                            lora_dropout=0.0, init_lora_weights=False),
+         "DoRA r=4 alpha=8 on q k v up_proj; lora_magnitude_vector = row norms of W + 2*B@A "
+         "(PEFT init) times (1 + 0.1*N(0,1)). y = m/||W+sBA||_row * (xW^T + s xA^TB^T)."),
+        ("ia3", IA3Config(task_type=lm, target_modules=["k_proj", "v_proj", "down_proj"],
+                          feedforward_modules=["down_proj"], init_ia3_weights=True),
+         "IA3 on k_proj v_proj (output scaled, ia3_l [out,1]) and down_proj (feedforward: input "
+         "scaled, ia3_l [1,in]); ia3_l = 1 + 0.3*N(0,1)."),
+        ("prefix", PrefixTuningConfig(task_type=lm, num_virtual_tokens=5, prefix_projection=False),
+         "Prefix tuning, 5 virtual tokens, no projection; prompt_embeddings ~ N(0, 0.5^2). "
+         "Logits are those of the real tokens (the prefix sits in the KV cache)."),
+        ("prefix-proj", PrefixTuningConfig(task_type=lm, num_virtual_tokens=4, prefix_projection=True,
+                                           encoder_hidden_size=32),
+         "Prefix tuning, 4 virtual tokens, prefix_projection=True (encoder_hidden_size 32, "
+         "randomized MLP). The saved prompt_embeddings already hold the PROJECTED prefix "
+         "[4, layers*2*kv_heads*head_dim]; the MLP is not saved. Logits are those of the real tokens."),
+        ("prompt", PromptTuningConfig(task_type=lm, num_virtual_tokens=6,
+                                      prompt_tuning_init=PromptTuningInit.RANDOM),
+         "Prompt tuning, 6 virtual tokens, prompt_embeddings [6, hidden] ~ N(0, 0.5^2). PEFT's "
+         "logits include the 6 virtual positions; they are dropped here (logits = real tokens only)."),
+    ]
+
+
+def _randomize_adapter(name, pm, gen):
+    """Make freshly initialised adapter weights non-trivial."""
+    n = 0
+    for pname, p in pm.named_parameters():
+        if not p.requires_grad:
+            continue
+        if name == "dora" and "lora_magnitude_vector" in pname:
+            with torch.no_grad():
+                p.mul_(1.0 + 0.1 * torch.randn(p.shape, generator=gen, dtype=torch.float32))
+        elif name == "ia3":
+            _randomize_(p, gen, 1.0, 0.3)
+        elif name in ("prefix", "prompt"):
+            _randomize_(p, gen, 0.0, 0.5)
+        elif name == "prefix-proj":
+            _randomize_(p, gen, 0.0, 0.5 if "embedding" in pname else 0.3)
+        else:
+            continue
+        n += 1
+    return n
+
+
+@torch.no_grad()
+def _check_prompt_semantics(name, base, cfg, emb, ids):
+    """Recompute the prompt-learning forward by hand with the base model (documents PEFT semantics)."""
+    from transformers import DynamicCache
+    tc = base.config
+    nv = emb.shape[0]
+    x = torch.tensor([ids], dtype=torch.long)
+    if name.startswith("prefix"):
+        kv = emb.view(nv, tc.num_hidden_layers * 2, tc.num_key_value_heads, tc.head_dim)
+        cache = DynamicCache(config=tc)
+        for L in range(tc.num_hidden_layers):
+            k = kv[:, 2 * L].permute(1, 0, 2).unsqueeze(0)  # [1, kv_heads, nv, head_dim], un-rotated
+            v = kv[:, 2 * L + 1].permute(1, 0, 2).unsqueeze(0)
+            cache.update(k.contiguous(), v.contiguous(), L)
+        pos = torch.arange(nv, nv + len(ids)).unsqueeze(0)
+        return base(input_ids=x, past_key_values=cache, position_ids=pos,
+                    attention_mask=torch.ones(1, nv + len(ids), dtype=torch.long)).logits[0].float()
+    e = torch.cat([emb.unsqueeze(0), base.model.embed_tokens(x)], dim=1)
+    pos = torch.arange(0, nv + len(ids)).unsqueeze(0)
+    return base(inputs_embeds=e, position_ids=pos, use_cache=False).logits[0, nv:].float()
+
+
+@torch.no_grad()
+def _check_lora_family(name, pm, merged):
+    """Scaling factors and DoRA's merged weight, recomputed from the formulas in reference-facts."""
+    import math
+    mods = {n: m for n, m in pm.named_modules() if hasattr(m, "lora_A") and "default" in m.lora_A}
+    msd = merged.state_dict()
+    for n, m in mods.items():
+        r = m.r["default"]
+        s = m.scaling["default"]
+        if name == "rslora":
+            want_r = 2 if n.endswith("o_proj") else 4
+            alpha = 3 if n.endswith("layers.1.mlp.down_proj") else 8
+            assert r == want_r and abs(s - alpha / math.sqrt(r)) < 1e-12, (n, r, s)
+        elif name in ("lora", "lora-all", "dora"):
+            assert abs(s - 2.0) < 1e-12, (n, s)
+        if name == "dora":
+            W = m.base_layer.weight
+            A, B = m.lora_A["default"].weight, m.lora_B["default"].weight
+            mag = m.lora_magnitude_vector["default"].weight
+            Wp = W + s * (B @ A)
+            want = (mag / Wp.norm(dim=1)).unsqueeze(1) * Wp
+            key = n.split("base_model.model.", 1)[1] + ".weight"
+            assert float((msd[key] - want).abs().max()) < 1e-5, n
+
+
+def build_adapters(out):
+    """PEFT adapters (save_pretrained format) + goldens on the seed-0 tiny model."""
+    import copy
+    from peft import get_peft_model, PeftModel
+    from safetensors import safe_open
+    rope0 = {"rope_type": "default", "rope_theta": 10000.0}
+    report = {}
+    adir = os.path.join(out, "adapters")
+    for k, (name, cfg, desc) in enumerate(adapter_specs()):
+        base = make_tiny(0, tie=False, rope_params=rope0)
+        torch.manual_seed(1000 + k)
+        pm = get_peft_model(base, cfg).eval()
+        gen = torch.Generator().manual_seed(2000 + k)
+        nrand = _randomize_adapter(name, pm, gen)
+        ddir = os.path.join(adir, name)
+        shutil.rmtree(ddir, ignore_errors=True)
+        pm.save_pretrained(ddir, safe_serialization=True)
+        for junk in ("README.md",):
+            if os.path.exists(os.path.join(ddir, junk)):
+                os.remove(os.path.join(ddir, junk))
+        # PEFT stores target_modules / feedforward_modules from a set (order varies with
+        # PYTHONHASHSEED): sort them, keeping PEFT's own formatting (indent 2, sorted keys).
+        cpath = os.path.join(ddir, "adapter_config.json")
+        with open(cpath) as f:
+            cj = json.load(f)
+        for key in ("target_modules", "feedforward_modules"):
+            if isinstance(cj.get(key), list):
+                cj[key] = sorted(cj[key])
+        with open(cpath, "w") as f:
+            f.write(json.dumps(cj, indent=2, sort_keys=True))
+
+        prompt_learning = pm.peft_config["default"].is_prompt_learning
+        is_prompt = name == "prompt"
+        nv = cfg.num_virtual_tokens if is_prompt else 0
+        fwd = (lambda p: (lambda ids: peft_logits(p, ids, nv)))(pm)
+        note = ("PEFT " + desc + " Base: tiny/ (seed-0 tiny Llama, fp32, eager). Batch 1, no padding. "
+                "logits: one forward pass, all REAL token positions. greedy: argmax with full re-forward "
+                f"each step, {ADAPTER_GREEDY_NEW} new tokens, no eos; margins = top1 - top2 logit.")
+        gold = adapter_goldens(fwd, note)
+        write_json(os.path.join(ddir, "goldens.json"), gold, compact=True)
+        stats = margin_stats(gold)
+
+        # 1) the saved files reproduce the logits (fresh base + PeftModel.from_pretrained)
+        re_base = make_tiny(0, tie=False, rope_params=rope0)
+        re = PeftModel.from_pretrained(re_base, ddir).eval()
+        worst_reload = 0.0
+        for c in gold["cases"]:
+            got = peft_logits(re, c["ids"], nv)
+            worst_reload = max(worst_reload, float((got - torch.tensor(c["logits"])).abs().max()))
+        assert worst_reload <= 1e-5, (name, worst_reload)
+        extra = {"reload max diff": worst_reload}
+
+        # 2) adapter changes the output
+        plain = make_tiny(0, tie=False, rope_params=rope0)
+        ids17 = gold["cases"][2]["ids"]
+        delta = float((forward_logits(plain, ids17) - torch.tensor(gold["cases"][2]["logits"])).abs().max())
+        assert delta > 1e-2, (name, delta)
+        extra["max |adapter - base| logits"] = delta
+
+        # 3) LoRA family: merged weights give the same logits
+        if not prompt_learning:
+            merged = copy.deepcopy(pm).merge_and_unload()
+            worst = 0.0
+            for c in gold["cases"]:
+                got = forward_logits(merged, c["ids"])
+                worst = max(worst, float((got - torch.tensor(c["logits"])).abs().max()))
+            assert worst <= (1e-5 if name == "lora" else 1e-4), (name, worst)
+            extra["merged max diff"] = worst
+            _check_lora_family(name, pm, merged)
+        # 4) prompt learning: hand-built semantics (un-rotated prefix KV, real positions start at n)
+        else:
+            with safe_open(os.path.join(ddir, "adapter_model.safetensors"), "pt") as f:
+                emb = f.get_tensor("prompt_embeddings")
+            manual_base = make_tiny(0, tie=False, rope_params=rope0)
+            worst = 0.0
+            for c in gold["cases"]:
+                got = _check_prompt_semantics(name, manual_base, cfg, emb, c["ids"])
+                worst = max(worst, float((got - torch.tensor(c["logits"])).abs().max()))
+            assert worst <= 1e-4, (name, worst)
+            extra["hand-built forward max diff"] = worst
+
+        with safe_open(os.path.join(ddir, "adapter_model.safetensors"), "np") as f:
+            keys = sorted(f.keys())
+        log(f"adapters/{name}: {len(keys)} tensors, {nrand} params randomized, {extra}")
+        report[f"adapter {name} margins"] = stats
+        report[f"adapter {name} checks"] = extra
     return report
 
 
@@ -904,6 +1159,10 @@ def main():
 
     report = {}
     report.update(build_tiny(args.out))
+    # adapters draw from their own seeds; keep the global RNG streams of the later builders unchanged
+    rng_state = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+    report.update(build_adapters(args.out))
+    torch.set_rng_state(rng_state[0]); np.random.set_state(rng_state[1]); random.setstate(rng_state[2])
     report.update(build_quant(args.out))
     deq = build_smollm2_tensors(args.out, args.model)
     tk, meta = build_tokenizer(args.model)
@@ -921,6 +1180,8 @@ def main():
         "tiny-rope-scaled/model.safetensors", "tiny-rope-scaled/goldens.json",
         "quant/blocks.gguf", "quant/expected.safetensors", "smollm2/tensors.json",
         "tokenizer/corpus.json", "tokenizer/chat.json", "tokenizer/llama3-chat.json"]
+    expected_files += [f"adapters/{n}/{f}" for n, _, _ in adapter_specs()
+                       for f in ("adapter_config.json", "adapter_model.safetensors", "goldens.json")]
     if not args.skip_smollm2_greedy:
         expected_files.append("smollm2/greedy.json")
     missing = [f for f in expected_files if not os.path.isfile(os.path.join(args.out, f))]
