@@ -27,6 +27,7 @@ let package = Package(
         // Formats → tokenizer → model → engine → CLI.
         .target(name: "ModelFormats", dependencies: ["Kernels"]),
         .target(name: "Tokenizer", dependencies: ["ModelFormats"]),
+        .target(name: "Adapters", dependencies: ["ModelFormats", "Kernels"]),
         .target(name: "Llama", dependencies: ["Kernels", "ModelFormats"]),
         .target(name: "Engine", dependencies: ["Llama", "Tokenizer", "ModelFormats", "Kernels"]),
         .executableTarget(name: "switchboard", dependencies: [
@@ -40,6 +41,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "Kernels", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFormats", "TestSupport"]),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "ModelFormats", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFormats", "Kernels", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Llama", "Tokenizer", "ModelFormats", "TestSupport"]),
     ],
