@@ -354,7 +354,6 @@ static void attend_query_avx512(const float *q, int ldq, int i, int firstPos,
     }
 }
 
-static int attention_avx512 = -1;
 
 // ---------------------------------------------------------------------------------------
 // A whole step's attention on the thread pool.
@@ -371,6 +370,7 @@ typedef struct {
     int heads, kvHeads, headDim; float scale;
     float *out; int ldo;
     int maxKeys;
+    int avx512;   // the CPU has AVX-512 (checked once per step)
 } attention_ctx;
 
 static void attention_task(void *arg, int begin, int end) {
@@ -390,7 +390,7 @@ static void attention_task(void *arg, int begin, int end) {
         const sb_attention_chunk *ch = &c->chunks[unit->chunk];
         // Tiles of several queries (prefill) with the lane-parallel AVX-512 kernel; single
         // queries (decode) with the per-query kernel.
-        if (attention_avx512 && c->headDim == 64 && unit->qEnd - unit->qBegin >= 4) {
+        if (c->avx512 && c->headDim == 64 && unit->qEnd - unit->qBegin >= 4) {
             for (int h = unit->kvHead * group; h < (unit->kvHead + 1) * group; h++)
                 attend_tile_avx512(c->q + (long)ch->firstRow * c->ldq, c->ldq, unit->qBegin, unit->qEnd, ch->firstPosition,
                                    c->kCache, c->vCache, ch->blockTable, c->blockSize, h, unit->kvHead,
@@ -398,7 +398,7 @@ static void attention_task(void *arg, int begin, int end) {
                                    c->out + (long)ch->firstRow * c->ldo, c->ldo, scores);
             continue;
         }
-        if (attention_avx512 && c->headDim == 64 && group <= MAX_GROUP) {
+        if (c->avx512 && c->headDim == 64 && group <= MAX_GROUP) {
             for (int i = unit->qBegin; i < unit->qEnd; i++)
                 attend_query_avx512(c->q + (long)ch->firstRow * c->ldq, c->ldq, i, ch->firstPosition,
                                     c->kCache, c->vCache, ch->blockTable, c->blockSize,
@@ -422,7 +422,6 @@ void sb_attention_step(const float *q, int ldq, const sb_attention_chunk *chunks
         int keys = chunks[i].firstPosition + chunks[i].queries;
         if (keys > maxKeys) maxKeys = keys;
     }
-    if (attention_avx512 < 0) attention_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
     attention_unit stackUnits[512];
     attention_unit *units = unitCount <= 512 ? stackUnits : malloc(sizeof(attention_unit) * (size_t)unitCount);
     int u = 0;
@@ -433,7 +432,8 @@ void sb_attention_step(const float *q, int ldq, const sb_attention_chunk *chunks
                 int qEnd = (tile + 1) * QUERY_TILE;
                 units[u++] = (attention_unit){ i, tile * QUERY_TILE, qEnd < chunks[i].queries ? qEnd : chunks[i].queries, g };
             }
-    attention_ctx c = { q, ldq, chunks, units, kCache, vCache, blockSize, heads, kvHeads, headDim, scale, out, ldo, maxKeys };
+    attention_ctx c = { q, ldq, chunks, units, kCache, vCache, blockSize, heads, kvHeads, headDim, scale, out, ldo, maxKeys,
+                       __builtin_cpu_supports("avx512f") ? 1 : 0 };
     sb_parallel_for(unitCount, 1, attention_task, &c);
     if (units != stackUnits) free(units);
 }

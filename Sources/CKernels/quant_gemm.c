@@ -230,6 +230,8 @@ static int has_avx512(void) {
     return choice;
 }
 
+int sb_avx512_in_use(void) { return has_avx512(); }
+
 int sb_set_avx512(int enabled) {
     int available = __builtin_cpu_supports("avx512f") ? 1 : 0;
     atomic_store(&avx512_choice, enabled && available);

@@ -49,6 +49,9 @@ public final class QuantizedMatrix: @unchecked Sendable {
     @discardableResult
     public static func allowAVX512(_ allowed: Bool) -> Bool { sb_set_avx512(allowed ? 1 : 0) != 0 }
 
+    /// Whether the panel kernel uses AVX-512 (the CPU has it and tests have not turned it off).
+    public static var usesAVX512: Bool { sb_avx512_in_use() != 0 }
+
     /// Rows up to this use the one-pass kernel (each block decoded in registers per row group);
     /// more rows use the panel kernel (4 weight rows decoded to L1 once, then every x row).
     public static let vectorKernelRows = 2

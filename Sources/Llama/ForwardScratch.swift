@@ -14,10 +14,33 @@ final class ForwardScratch {
     var logitInput = FloatBuffer(count: 0) // [logitRows, hidden]
     var logits = FloatBuffer(count: 0)   // [logitRows, vocab]
     var positions: [Int32] = []
-    /// Every chunk's block table, back to back, so attention gets stable pointers for the step.
-    var blockTables: [Int32] = []
-    /// Where each chunk's rows and block table start.
+    /// Every chunk's block table, back to back: stable pointers for the whole step.
+    private(set) var blockTables = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    private var blockTableCapacity = 1
+    /// Each chunk's first row, size, first position and block table (pointing into `blockTables`).
     var attentionChunks: [AttentionChunk] = []
+
+    deinit { blockTables.deallocate() }
+
+    /// Packs the chunks' block tables and describes each chunk for attention and KV stores.
+    func layOut(_ chunks: [ForwardChunk]) {
+        let needed = chunks.reduce(0) { $0 + $1.blockTable.count }
+        if needed > blockTableCapacity {
+            blockTables.deallocate()
+            blockTableCapacity = max(needed, 2 * blockTableCapacity)
+            blockTables = .allocate(capacity: blockTableCapacity)
+        }
+        attentionChunks.removeAll(keepingCapacity: true)
+        var offset = 0, row = 0
+        for chunk in chunks {
+            let table = blockTables + offset
+            chunk.blockTable.withUnsafeBufferPointer { if let base = $0.baseAddress { table.update(from: base, count: $0.count) } }
+            attentionChunks.append(AttentionChunk(firstRow: Int32(row), queries: Int32(chunk.tokens.count),
+                                                  firstPosition: Int32(chunk.firstPosition), blockTable: table))
+            offset += chunk.blockTable.count
+            row += chunk.tokens.count
+        }
+    }
 
     func ensure(rows needed: Int, logitRows neededLogits: Int, config c: LlamaConfig) {
         if needed > rows {

@@ -87,19 +87,8 @@ public final class LlamaModel: @unchecked Sendable {
             }
         }
 
-        // Chunk layout for attention: rows, positions and block tables packed for the whole step.
-        s.blockTables.removeAll(keepingCapacity: true)
-        s.attentionChunks.removeAll(keepingCapacity: true)
-        var tableOffsets: [Int] = []
-        tableOffsets.reserveCapacity(chunks.count)
-        row = 0
-        for chunk in chunks {
-            tableOffsets.append(s.blockTables.count)
-            s.blockTables.append(contentsOf: chunk.blockTable)
-            s.attentionChunks.append(AttentionChunk(firstRow: Int32(row), queries: Int32(chunk.tokens.count),
-                                                    firstPosition: Int32(chunk.firstPosition), blockTable: nil))
-            row += chunk.tokens.count
-        }
+        // Block tables packed once per step, shared by the KV stores and attention of every layer.
+        s.layOut(chunks)
 
         let hidden = c.hiddenSize, qkvWidth = c.queryDim + 2 * c.kvDim
         let attentionScale = 1 / Float(c.headDim).squareRoot()
@@ -115,28 +104,18 @@ public final class LlamaModel: @unchecked Sendable {
                                    headDim: c.headDim, positions: positions.baseAddress!, table: rope)
             }
             // Keys and values of this step's tokens into the cache, then attention for every chunk at once.
-            var first = 0
-            for chunk in chunks {
-                let n = chunk.tokens.count
-                let k = s.qkv.pointer + first * qkvWidth + c.queryDim
-                chunk.blockTable.withUnsafeBufferPointer { table in
-                    Ops.storeKV(k: k, ldk: qkvWidth, v: k + c.kvDim, ldv: qkvWidth, count: n,
-                                firstPosition: chunk.firstPosition, kCache: cache.keys[l].pointer,
-                                vCache: cache.values[l].pointer, blockTable: table.baseAddress!,
-                                blockSize: cache.blockSize, kvDim: c.kvDim)
-                }
-                first += n
+            for chunk in s.attentionChunks {
+                let k = s.qkv.pointer + Int(chunk.firstRow) * qkvWidth + c.queryDim
+                Ops.storeKV(k: k, ldk: qkvWidth, v: k + c.kvDim, ldv: qkvWidth, count: Int(chunk.queries),
+                            firstPosition: Int(chunk.firstPosition), kCache: cache.keys[l].pointer,
+                            vCache: cache.values[l].pointer, blockTable: chunk.blockTable!,
+                            blockSize: cache.blockSize, kvDim: c.kvDim)
             }
-            s.blockTables.withUnsafeBufferPointer { tables in
-                for i in s.attentionChunks.indices {
-                    s.attentionChunks[i].blockTable = tables.baseAddress! + tableOffsets[i]
-                }
-                s.attentionChunks.withUnsafeBufferPointer { attentionChunks in
-                    Ops.attentionStep(q: s.qkv.pointer, ldq: qkvWidth, chunks: attentionChunks,
-                                      kCache: cache.keys[l].pointer, vCache: cache.values[l].pointer,
-                                      blockSize: cache.blockSize, heads: c.headCount, kvHeads: c.kvHeadCount,
-                                      headDim: c.headDim, scale: attentionScale, out: s.attention.pointer, ldo: c.queryDim)
-                }
+            s.attentionChunks.withUnsafeBufferPointer { attentionChunks in
+                Ops.attentionStep(q: s.qkv.pointer, ldq: qkvWidth, chunks: attentionChunks,
+                                  kCache: cache.keys[l].pointer, vCache: cache.values[l].pointer,
+                                  blockSize: cache.blockSize, heads: c.headCount, kvHeads: c.kvHeadCount,
+                                  headDim: c.headDim, scale: attentionScale, out: s.attention.pointer, ldo: c.queryDim)
             }
             w.output.apply(rows: rowCount, x: s.attention.pointer, ldx: c.queryDim, y: s.x.pointer, ldy: hidden,
                            accumulate: true)

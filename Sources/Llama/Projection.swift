@@ -16,7 +16,7 @@ public struct Projection: Sendable {
     /// Row counts at or below this take the quantized path. With AVX-512 the panel kernel beats
     /// OpenBLAS (whose AVX2 kernels run here) at every size, prefill included; with AVX2 only,
     /// OpenBLAS on f32 wins above ~96 rows, where the weights are reused across enough rows.
-    nonisolated(unsafe) public static var quantizedRowLimit = QuantizedMatrix.allowAVX512(true) ? Int.max : 96
+    nonisolated(unsafe) public static var quantizedRowLimit = QuantizedMatrix.usesAVX512 ? Int.max : 96
 
     init(dense: FloatBuffer, quantized: QuantizedMatrix?, outFeatures: Int, inFeatures: Int) {
         precondition(dense.count == outFeatures * inFeatures)

@@ -46,4 +46,7 @@ void sb_gemm_quant_panel(int type, const float *x, int ldx, int rows, const void
 /// Lets the panel kernel use AVX-512 when the CPU has it (the default) or forces AVX2 (tests
 /// compare both). Returns whether AVX-512 is now in use.
 int sb_set_avx512(int enabled);
+
+/// Whether the panel kernel uses AVX-512.
+int sb_avx512_in_use(void);
 #endif
