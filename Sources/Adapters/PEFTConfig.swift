@@ -69,6 +69,12 @@ public struct PEFTConfig: Sendable, Equatable, Decodable {
     public var numLayers: Int?
     public var numAttentionHeads: Int?
     public var prefixProjection: Bool?
+    public var numTransformerSubmodules: Int?
+    // Options that change what LoRA computes; refused when set (see `AdapterLoader`).
+    public var loraBias: Bool?
+    public var layerReplication: [[Int]]?
+    public var targetParameters: [String]?
+    public var aloraInvocationTokens: [Int]?
 
     enum CodingKeys: String, CodingKey {
         case peftType = "peft_type", baseModelNameOrPath = "base_model_name_or_path"
@@ -79,6 +85,9 @@ public struct PEFTConfig: Sendable, Equatable, Decodable {
         case modulesToSave = "modules_to_save", feedforwardModules = "feedforward_modules"
         case numVirtualTokens = "num_virtual_tokens", tokenDim = "token_dim", numLayers = "num_layers"
         case numAttentionHeads = "num_attention_heads", prefixProjection = "prefix_projection"
+        case numTransformerSubmodules = "num_transformer_submodules"
+        case loraBias = "lora_bias", layerReplication = "layer_replication", targetParameters = "target_parameters"
+        case aloraInvocationTokens = "alora_invocation_tokens"
     }
 
     /// The adapter kind, or an error naming the unsupported one.

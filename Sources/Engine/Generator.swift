@@ -1,3 +1,4 @@
+import Adapters
 import Llama
 import Tokenizer
 
@@ -59,16 +60,19 @@ public final class Generator {
     public var activeCount: Int { sequences.count }
 
     /// Starts a sequence; it joins the next step.
-    public func add(prompt: [Int], parameters: SamplingParameters) throws -> SequenceID {
+    /// With `adapter`, the sequence runs with that adapter version until it ends.
+    public func add(prompt: [Int], parameters: SamplingParameters, adapter: AdapterUse? = nil) throws -> SequenceID {
         guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
         let context = model.config.contextLength
-        guard prompt.count < context else { throw GenerationError.promptTooLong(tokens: prompt.count, context: context) }
+        let total = prompt.count + (adapter?.adapter.virtualTokenCount ?? 0)
+        guard total < context else { throw GenerationError.promptTooLong(tokens: total, context: context) }
         if let bad = prompt.first(where: { $0 < 0 || $0 >= model.config.vocabularySize }) {
             throw GenerationError.tokenOutOfRange(token: bad, vocabulary: model.config.vocabularySize)
         }
         let id = SequenceID(rawValue: nextID)
         nextID += 1
-        sequences.append(ActiveSequence(id: id, prompt: prompt, parameters: parameters, tokenizer: tokenizer))
+        sequences.append(ActiveSequence(id: id, prompt: prompt, parameters: parameters, adapter: adapter,
+                                        tokenizer: tokenizer))
         return id
     }
 
@@ -93,18 +97,26 @@ public final class Generator {
             let n = min(s.pendingCount, budget)
             planned.append((i, n)); budget -= n
         }
+        // Rows of one adapter next to each other: each adapter's products then run once per step.
+        planned = groupedByAdapter(planned)
         var chunks: [ForwardChunk] = []
         chunks.reserveCapacity(planned.count)
-        for (i, n) in planned {
-            let first = sequences[i].cachedCount
-            guard cache.reserve(&sequences[i].blockTable, tokens: first + n) else {
-                throw GenerationError.cacheExhausted(neededBlocks: cache.blocksNeeded(tokens: first + n) - sequences[i].blockTable.count,
-                                                     freeBlocks: cache.freeBlockCount)
+        for (k, (i, n)) in planned.enumerated() {
+            if sequences[i].needsPrefix {
+                // Prefix tuning: the adapter's keys and values fill slots 0..<n; real tokens follow.
+                let virtual = sequences[i].virtualCount
+                try reserve(&sequences[i].blockTable, tokens: virtual + 1)
+                model.writePrefix(of: sequences[i].adapter!.adapter, blockTable: sequences[i].blockTable, cache: cache)
+                sequences[i].cachedCount = virtual
+                planned[k].count = min(n, sequences[i].pendingCount)
             }
+            let first = sequences[i].cachedCount, count = planned[k].count
+            try reserve(&sequences[i].blockTable, tokens: first + count)
             let all = sequences[i].tokens
-            let samples = first + n == all.count
-            chunks.append(ForwardChunk(tokens: all[first..<first + n].map(Int32.init), firstPosition: first,
-                                       blockTable: sequences[i].blockTable, logitRows: samples ? .last : .none))
+            let samples = first + count == all.count
+            chunks.append(ForwardChunk(tokens: all[first..<first + count].map(Int32.init), firstPosition: first,
+                                       blockTable: sequences[i].blockTable, logitRows: samples ? .last : .none,
+                                       adapter: sequences[i].adapter))
         }
         let logits = model.forward(chunks, cache: cache)
 
@@ -129,4 +141,34 @@ public final class Generator {
         }
         return events
     }
+
+    /// Grows a block table or throws `cacheExhausted`.
+    private func reserve(_ table: inout [Int32], tokens: Int) throws {
+        guard cache.reserve(&table, tokens: tokens) else {
+            throw GenerationError.cacheExhausted(neededBlocks: cache.blocksNeeded(tokens: tokens) - table.count,
+                                                 freeBlocks: cache.freeBlockCount)
+        }
+    }
+
+    /// `planned` reordered so rows of the same adapter (and scale) are adjacent; base rows
+    /// first. Stable, so the order within a group is the order of arrival.
+    private func groupedByAdapter(_ planned: [(index: Int, count: Int)]) -> [(index: Int, count: Int)] {
+        var groups: [[(index: Int, count: Int)]] = [[]]
+        var groupOf: [AdapterKey: Int] = [:]
+        for entry in planned {
+            guard let use = sequences[entry.index].adapter else { groups[0].append(entry); continue }
+            let key = AdapterKey(adapter: ObjectIdentifier(use.adapter), scale: use.scale)
+            if let g = groupOf[key] { groups[g].append(entry) } else {
+                groupOf[key] = groups.count
+                groups.append([entry])
+            }
+        }
+        return groups.flatMap { $0 }
+    }
+}
+
+/// An adapter version and scale: rows with equal keys share a segment.
+private struct AdapterKey: Hashable {
+    let adapter: ObjectIdentifier
+    let scale: Float
 }

@@ -1,3 +1,5 @@
+import Adapters
+
 /// Which rows of a chunk need logits.
 public enum LogitRows: Sendable, Equatable {
     /// None: a prefill chunk that is not the prompt's last.
@@ -19,13 +21,18 @@ public struct ForwardChunk: Sendable {
     public var blockTable: [Int32]
     /// Which rows produce logits.
     public var logitRows: LogitRows
+    /// The sequence's adapter; nil runs the base alone. Chunks of one adapter placed next to
+    /// each other form one segment (fewer, larger adapter products).
+    public var adapter: AdapterUse?
 
     /// Creates a chunk.
-    public init(tokens: [Int32], firstPosition: Int, blockTable: [Int32], logitRows: LogitRows) {
+    public init(tokens: [Int32], firstPosition: Int, blockTable: [Int32], logitRows: LogitRows,
+                adapter: AdapterUse? = nil) {
         self.tokens = tokens
         self.firstPosition = firstPosition
         self.blockTable = blockTable
         self.logitRows = logitRows
+        self.adapter = adapter
     }
 
     /// Number of rows that produce logits.

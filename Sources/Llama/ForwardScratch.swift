@@ -1,3 +1,4 @@
+import Adapters
 import Kernels
 
 /// Activation buffers of one forward step, sized for `rows` rows and grown on demand.
@@ -11,6 +12,7 @@ final class ForwardScratch {
     var attention = FloatBuffer(count: 0) // [rows, queryDim]
     var gateUp = FloatBuffer(count: 0)   // [rows, 2·intermediate]
     var hidden = FloatBuffer(count: 0)   // [rows, intermediate]
+    var projected = FloatBuffer(count: 0) // [rows, hidden] o/down output when an adapter rescales it
     var logitInput = FloatBuffer(count: 0) // [logitRows, hidden]
     var logits = FloatBuffer(count: 0)   // [logitRows, vocab]
     var positions: [Int32] = []
@@ -19,10 +21,14 @@ final class ForwardScratch {
     private var blockTableCapacity = 1
     /// Each chunk's first row, size, first position and block table (pointing into `blockTables`).
     var attentionChunks: [AttentionChunk] = []
+    /// Runs of consecutive rows with the same adapter (and scale).
+    var segments: [AdapterSegment] = []
+    let adapters = AdapterApplication()
 
     deinit { blockTables.deallocate() }
 
-    /// Packs the chunks' block tables and describes each chunk for attention and KV stores.
+    /// Packs the chunks' block tables, describes each chunk for attention and KV stores, and
+    /// groups the rows into adapter segments.
     func layOut(_ chunks: [ForwardChunk]) {
         let needed = chunks.reduce(0) { $0 + $1.blockTable.count }
         if needed > blockTableCapacity {
@@ -40,6 +46,19 @@ final class ForwardScratch {
             offset += chunk.blockTable.count
             row += chunk.tokens.count
         }
+        segments.removeAll(keepingCapacity: true)
+        row = 0
+        for chunk in chunks {
+            let n = chunk.tokens.count
+            if let use = chunk.adapter, n > 0 {
+                if let last = segments.last, last.use.sharesSegment(with: use), last.firstRow + last.rowCount == row {
+                    segments[segments.count - 1] = AdapterSegment(firstRow: last.firstRow, rowCount: last.rowCount + n, use: use)
+                } else {
+                    segments.append(AdapterSegment(firstRow: row, rowCount: n, use: use))
+                }
+            }
+            row += n
+        }
     }
 
     func ensure(rows needed: Int, logitRows neededLogits: Int, config c: LlamaConfig) {
@@ -51,6 +70,7 @@ final class ForwardScratch {
             attention = FloatBuffer(count: rows * c.queryDim)
             gateUp = FloatBuffer(count: rows * 2 * c.intermediateSize)
             hidden = FloatBuffer(count: rows * c.intermediateSize)
+            projected = FloatBuffer(count: rows * c.hiddenSize)
         }
         if neededLogits > logitRows {
             logitRows = max(neededLogits, logitRows * 2)

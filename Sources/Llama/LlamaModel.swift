@@ -1,3 +1,4 @@
+import Adapters
 import Foundation
 import Kernels
 import ModelFormats
@@ -78,7 +79,18 @@ public final class LlamaModel: @unchecked Sendable {
         for chunk in chunks {
             precondition(chunk.blockTable.count * cache.blockSize >= chunk.firstPosition + chunk.tokens.count,
                          "block table too short for the chunk")
+            // Prompt tuning: positions 0..<n of the sequence are the adapter's virtual tokens.
+            let virtualTokens = chunk.adapter?.adapter.promptEmbeddings
+            let virtualCount = chunk.adapter?.adapter.virtualTokenCount ?? 0
             for (i, token) in chunk.tokens.enumerated() {
+                let position = chunk.firstPosition + i
+                if let virtualTokens, position < virtualCount {
+                    (s.x.pointer + row * c.hiddenSize).update(
+                        from: virtualTokens.pointer + position * c.hiddenSize, count: c.hiddenSize)
+                    s.positions.append(Int32(position))
+                    row += 1
+                    continue
+                }
                 precondition(token >= 0 && Int(token) < c.vocabularySize, "token id out of range")
                 (s.x.pointer + row * c.hiddenSize).update(
                     from: weights.tokenEmbedding.pointer + Int(token) * c.hiddenSize, count: c.hiddenSize)
@@ -87,16 +99,27 @@ public final class LlamaModel: @unchecked Sendable {
             }
         }
 
-        // Block tables packed once per step, shared by the KV stores and attention of every layer.
+        // Block tables packed once per step, shared by the KV stores and attention of every layer;
+        // rows grouped into adapter segments.
         s.layOut(chunks)
+        let segments = s.segments, adapted = !segments.isEmpty
 
-        let hidden = c.hiddenSize, qkvWidth = c.queryDim + 2 * c.kvDim
+        let hidden = c.hiddenSize, qkvWidth = c.queryDim + 2 * c.kvDim, inter = c.intermediateSize
+        let qkvModules = [StackedModule(module: .q, offset: 0, width: c.queryDim),
+                          StackedModule(module: .k, offset: c.queryDim, width: c.kvDim),
+                          StackedModule(module: .v, offset: c.queryDim + c.kvDim, width: c.kvDim)]
+        let gateUpModules = [StackedModule(module: .gate, offset: 0, width: inter),
+                             StackedModule(module: .up, offset: inter, width: inter)]
         let attentionScale = 1 / Float(c.headDim).squareRoot()
         for (l, w) in weights.layers.enumerated() {
             // Attention block: x += o(attention(rope(q), rope(k), v)) with q, k, v from norm(x).
             Ops.rmsNorm(x: s.x.pointer, ldx: hidden, weight: w.attentionNorm.pointer, out: s.xb.pointer, ldo: hidden,
                         rows: rowCount, dim: hidden, eps: c.rmsNormEpsilon)
             w.qkv.apply(rows: rowCount, x: s.xb.pointer, ldx: hidden, y: s.qkv.pointer, ldy: qkvWidth)
+            if adapted {
+                s.adapters.applyToOutput(layer: l, modules: qkvModules, segments: segments, sharedInput: true, base: w.qkv,
+                                         x: s.xb.pointer, ldx: hidden, y: s.qkv.pointer, ldy: qkvWidth)
+            }
             s.positions.withUnsafeBufferPointer { positions in
                 Ops.ropeRotateHalf(x: s.qkv.pointer, ld: qkvWidth, rows: rowCount, heads: c.headCount,
                                    headDim: c.headDim, positions: positions.baseAddress!, table: rope)
@@ -117,17 +140,21 @@ public final class LlamaModel: @unchecked Sendable {
                                   blockSize: cache.blockSize, heads: c.headCount, kvHeads: c.kvHeadCount,
                                   headDim: c.headDim, scale: attentionScale, out: s.attention.pointer, ldo: c.queryDim)
             }
-            w.output.apply(rows: rowCount, x: s.attention.pointer, ldx: c.queryDim, y: s.x.pointer, ldy: hidden,
-                           accumulate: true)
+            project(w.output, module: .o, layer: l, rows: rowCount, input: s.attention.pointer, ldInput: c.queryDim,
+                    intoResidual: s.x.pointer, segments: segments, scratch: s)
 
             // Feed-forward block: x += down(silu(gate(norm(x))) ⊙ up(norm(x))).
-            let inter = c.intermediateSize
             Ops.rmsNorm(x: s.x.pointer, ldx: hidden, weight: w.feedForwardNorm.pointer, out: s.xb.pointer, ldo: hidden,
                         rows: rowCount, dim: hidden, eps: c.rmsNormEpsilon)
             w.gateUp.apply(rows: rowCount, x: s.xb.pointer, ldx: hidden, y: s.gateUp.pointer, ldy: 2 * inter)
+            if adapted {
+                s.adapters.applyToOutput(layer: l, modules: gateUpModules, segments: segments, sharedInput: true,
+                                         base: w.gateUp, x: s.xb.pointer, ldx: hidden, y: s.gateUp.pointer, ldy: 2 * inter)
+            }
             Ops.siluMul(gate: s.gateUp.pointer, up: s.gateUp.pointer + inter, ldIn: 2 * inter,
                         out: s.hidden.pointer, ldOut: inter, rows: rowCount, dim: inter)
-            w.down.apply(rows: rowCount, x: s.hidden.pointer, ldx: inter, y: s.x.pointer, ldy: hidden, accumulate: true)
+            project(w.down, module: .down, layer: l, rows: rowCount, input: s.hidden.pointer, ldInput: inter,
+                    intoResidual: s.x.pointer, segments: segments, scratch: s)
         }
 
         // Final norm and output head only for rows that sample.
@@ -152,5 +179,70 @@ public final class LlamaModel: @unchecked Sendable {
         weights.outputHead.apply(rows: logitCount, x: s.logitInput.pointer, ldx: hidden, y: s.logits.pointer,
                                  ldy: c.vocabularySize)
         return LogitsView(pointer: UnsafePointer(s.logits.pointer), rows: logitCount, vocabularySize: c.vocabularySize)
+    }
+
+    /// residual += input·Wᵀ with the segments' adapter deltas on this projection (o or down).
+    /// When an adapter rescales the whole output (DoRA, IA³ on outputs) the product goes to a
+    /// separate buffer first; otherwise base and LoRA products accumulate straight into the residual.
+    private func project(_ projection: Projection, module: ProjectionModule, layer: Int, rows: Int,
+                         input: UnsafeMutablePointer<Float>, ldInput: Int, intoResidual residual: UnsafeMutablePointer<Float>,
+                         segments: [AdapterSegment], scratch s: ForwardScratch) {
+        let hidden = config.hiddenSize
+        guard !segments.isEmpty else {
+            projection.apply(rows: rows, x: input, ldx: ldInput, y: residual, ldy: hidden, accumulate: true)
+            return
+        }
+        s.adapters.scaleInputs(layer: layer, module: module, segments: segments, x: input, ldx: ldInput)
+        let modules = [StackedModule(module: module, offset: 0, width: hidden)]
+        if s.adapters.rescalesOutput(layer: layer, module: module, segments: segments) {
+            projection.apply(rows: rows, x: input, ldx: ldInput, y: s.projected.pointer, ldy: hidden)
+            s.adapters.applyToOutput(layer: layer, modules: modules, segments: segments, sharedInput: false, base: projection,
+                                     x: input, ldx: ldInput, y: s.projected.pointer, ldy: hidden)
+            Ops.addInPlace(residual, s.projected.pointer, count: rows * hidden)
+        } else {
+            projection.apply(rows: rows, x: input, ldx: ldInput, y: residual, ldy: hidden, accumulate: true)
+            s.adapters.applyToOutput(layer: layer, modules: modules, segments: segments, sharedInput: false, base: projection,
+                                     x: input, ldx: ldInput, y: residual, ldy: hidden)
+        }
+    }
+
+    /// Writes a prefix-tuning adapter's keys and values into cache slots 0..<n of a sequence
+    /// (un-rotated, as PEFT hands them to attention); its real tokens then start at position n.
+    public func writePrefix(of adapter: Adapter, blockTable: [Int32], cache: PagedKVCache) {
+        guard let prefix = adapter.prefixKV else { return }
+        let n = adapter.virtualTokenCount, kvDim = config.kvDim, width = config.layerCount * 2 * kvDim
+        precondition(blockTable.count * cache.blockSize >= n, "block table too short for the prefix")
+        blockTable.withUnsafeBufferPointer { table in
+            for l in 0..<config.layerCount {
+                let k = prefix.pointer + 2 * l * kvDim
+                Ops.storeKV(k: k, ldk: width, v: k + kvDim, ldv: width, count: n, firstPosition: 0,
+                            kCache: cache.keys[l].pointer, vCache: cache.values[l].pointer, blockTable: table.baseAddress!,
+                            blockSize: cache.blockSize, kvDim: kvDim)
+            }
+        }
+    }
+}
+
+extension LlamaModel: BaseWeights {
+    /// Dense W of one projection, a row range of the stacked q|k|v or gate|up matrices.
+    public func weight(layer: Int, module: ProjectionModule) -> UnsafePointer<Float> {
+        let w = weights.layers[layer], c = config
+        switch module {
+        case .q: return UnsafePointer(w.qkv.dense.pointer)
+        case .k: return UnsafePointer(w.qkv.dense.pointer + c.queryDim * c.hiddenSize)
+        case .v: return UnsafePointer(w.qkv.dense.pointer + (c.queryDim + c.kvDim) * c.hiddenSize)
+        case .o: return UnsafePointer(w.output.dense.pointer)
+        case .gate: return UnsafePointer(w.gateUp.dense.pointer)
+        case .up: return UnsafePointer(w.gateUp.dense.pointer + c.intermediateSize * c.hiddenSize)
+        case .down: return UnsafePointer(w.down.dense.pointer)
+        }
+    }
+
+    /// The model's shape as the adapter loader checks it.
+    public var adapterShape: BaseModelShape {
+        let c = config
+        return BaseModelShape(names: [c.name], layerCount: c.layerCount, hiddenSize: c.hiddenSize,
+                              intermediateSize: c.intermediateSize, headCount: c.headCount, kvHeadCount: c.kvHeadCount,
+                              headDim: c.headDim, vocabularySize: c.vocabularySize)
     }
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "ckernels_quant.h"
 #include "ckernels_gemm.h"
+#include "ckernels_lowrank.h"
 
 /// out[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * weight   for r in 0..<rows.
 void sb_rms_norm(const float *x, int ldx, const float *weight, float *out, int ldo,

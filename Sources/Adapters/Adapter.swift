@@ -1,0 +1,120 @@
+import Kernels
+
+/// What kind of PEFT adapter a loaded adapter is.
+public enum AdapterKind: String, Sendable, Equatable, CaseIterable {
+    case lora, dora, ia3
+    case prefixTuning = "prefix_tuning"
+    case promptTuning = "prompt_tuning"
+}
+
+/// A LoRA (or DoRA) delta on one projection: y += scale · (x·Aᵀ)·Bᵀ, and for DoRA
+/// y ← g ⊙ (x·Wᵀ + scale · (x·Aᵀ)·Bᵀ).
+public final class LowRankDelta: Sendable {
+    public let rank: Int
+    public let inFeatures: Int
+    public let outFeatures: Int
+    /// A: [rank, inFeatures].
+    public let a: FloatBuffer
+    /// Bᵀ: [rank, outFeatures] (transposed at load: the expand kernel streams rows of it).
+    /// For DoRA its columns are already multiplied by the gain g.
+    public let bTransposed: FloatBuffer
+    /// alpha / r, or alpha / √r with rsLoRA.
+    public let scale: Float
+    /// DoRA's g = m / ‖W + scale·B·A‖ per output row, computed once at load; nil for LoRA.
+    public let doraGain: FloatBuffer?
+
+    init(rank: Int, inFeatures: Int, outFeatures: Int, a: FloatBuffer, bTransposed: FloatBuffer, scale: Float,
+         doraGain: FloatBuffer?) {
+        self.rank = rank
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.a = a
+        self.bTransposed = bTransposed
+        self.scale = scale
+        self.doraGain = doraGain
+    }
+
+    var byteCount: Int { a.byteCount + bTransposed.byteCount + (doraGain?.byteCount ?? 0) }
+}
+
+/// An IA³ vector on one projection: y = (x·Wᵀ) ⊙ l, or y = (x ⊙ l)·Wᵀ for feed-forward modules.
+public final class IA3Scaling: Sendable {
+    /// l: [outFeatures], or [inFeatures] when `scalesInput`.
+    public let vector: FloatBuffer
+    /// Whether l scales the projection's input (PEFT's feedforward_modules) instead of its output.
+    public let scalesInput: Bool
+
+    init(vector: FloatBuffer, scalesInput: Bool) {
+        self.vector = vector
+        self.scalesInput = scalesInput
+    }
+}
+
+/// The change one adapter makes to one projection.
+public enum ModuleDelta: Sendable {
+    case lowRank(LowRankDelta)
+    case ia3(IA3Scaling)
+}
+
+/// A loaded adapter: immutable once built, shared by every request that uses this version.
+/// Deltas are looked up by (layer, module); prefix and prompt tuning carry their virtual tokens.
+public final class Adapter: Sendable, CustomStringConvertible {
+    /// Serving name (what a request's `model` field names).
+    public let name: String
+    /// Increases each time the name is loaded again (hot-swap).
+    public let version: Int
+    public let kind: AdapterKind
+    /// Directory it was loaded from.
+    public let source: String
+    /// Largest LoRA rank (0 for other kinds).
+    public let rank: Int
+    /// Bytes held by its tensors.
+    public let byteCount: Int
+    /// deltas[layer * ProjectionModule.allCases.count + module.index].
+    private let deltas: [ModuleDelta?]
+    /// Prefix tuning: [virtualTokens, layers · 2 · kvDim]; layer L's keys at columns
+    /// [2L·kvDim, (2L+1)·kvDim), its values right after. Written un-rotated into cache slots 0..<n.
+    public let prefixKV: FloatBuffer?
+    /// Prompt tuning: [virtualTokens, hidden], the input embeddings of positions 0..<n.
+    public let promptEmbeddings: FloatBuffer?
+    /// Virtual tokens in front of every prompt (prefix or prompt tuning), else 0.
+    public let virtualTokenCount: Int
+
+    init(name: String, version: Int, kind: AdapterKind, source: String, deltas: [ModuleDelta?],
+         prefixKV: FloatBuffer?, promptEmbeddings: FloatBuffer?, virtualTokenCount: Int) {
+        self.name = name
+        self.version = version
+        self.kind = kind
+        self.source = source
+        self.deltas = deltas
+        self.prefixKV = prefixKV
+        self.promptEmbeddings = promptEmbeddings
+        self.virtualTokenCount = virtualTokenCount
+        var bytes = (prefixKV?.byteCount ?? 0) + (promptEmbeddings?.byteCount ?? 0)
+        var maxRank = 0
+        for delta in deltas {
+            switch delta {
+            case .lowRank(let d)?: bytes += d.byteCount; maxRank = max(maxRank, d.rank)
+            case .ia3(let s)?: bytes += s.vector.byteCount
+            case nil: break
+            }
+        }
+        byteCount = bytes
+        rank = maxRank
+    }
+
+    /// The delta on `module` of `layer`, if the adapter changes it.
+    @inline(__always)
+    public func delta(layer: Int, module: ProjectionModule) -> ModuleDelta? {
+        let index = layer * ProjectionModule.allCases.count + module.index
+        return index < deltas.count ? deltas[index] : nil
+    }
+
+    /// Whether the adapter changes `module` of `layer`.
+    public func changes(layer: Int, module: ProjectionModule) -> Bool { delta(layer: layer, module: module) != nil }
+
+    /// Whether the adapter changes any projection weights' products (LoRA, DoRA, IA³).
+    public var hasModuleDeltas: Bool { deltas.contains { $0 != nil } }
+
+    public var description: String { "\(name)@v\(version) (\(kind.rawValue))" }
+}

@@ -1,0 +1,41 @@
+// Low-rank adapter products (LoRA / DoRA) for the rows of one adapter segment.
+// vLLM and Punica call the two halves `shrink` (x·Aᵀ) and `expand` (·Bᵀ into y).
+#ifndef SWITCHBOARD_CKERNELS_LOWRANK_H
+#define SWITCHBOARD_CKERNELS_LOWRANK_H
+
+#include <stdint.h>
+
+/// Largest rank the kernels accept (the shrink result of a row lives on the stack).
+#define SB_LOWRANK_MAX_RANK 1024
+
+/// One (segment, module) product: rows [firstRow, firstRow + rows) of x and y.
+typedef struct {
+    int32_t first_row;
+    int32_t rows;
+    int32_t rank;
+    int32_t in_features;
+    int32_t out_features;
+    /// Column offset of this module's output inside y (stacked q|k|v or gate|up outputs).
+    int32_t y_offset;
+    /// A: [rank, in_features], row-major.
+    const float *a;
+    /// Bᵀ: [rank, out_features], row-major (B transposed at load so expand streams rows of out).
+    const float *bt;
+    /// Multiplies the expand product (LoRA scale × per-request scale).
+    float scale;
+    /// Optional DoRA gain g [out_features]: y[:, j] becomes (1 + gain_weight·(g[j] − 1))·y[:, j]
+    /// before the low-rank product is added. NULL for plain LoRA.
+    const float *gain;
+    float gain_weight;
+} sb_lowrank_task;
+
+/// Semantics, for every task t and row r in its rows, j < out_features:
+///   u = x[r, 0:in] · Aᵀ                                   (shrink, rank values)
+///   y[r, off + j] = c_j · y[r, off + j] + scale · Σ_k u_k · Bᵀ[k, j]   (expand)
+/// with c_j = 1 + gain_weight·(gain[j] − 1) when gain is set, else 1.
+/// Tasks run in parallel on the kernel pool; they must not write overlapping parts of y.
+/// Each row is computed the same way whatever the other rows are (batch invariance).
+void sb_lowrank_apply(const sb_lowrank_task *tasks, int count, const float *x, int ldx,
+                      float *y, int ldy);
+
+#endif
