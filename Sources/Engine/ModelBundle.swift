@@ -1,3 +1,4 @@
+import Adapters
 import Foundation
 import Llama
 import ModelFormats
@@ -54,5 +55,22 @@ public final class ModelBundle: @unchecked Sendable {
     /// Stop tokens a chat or completion ends on by default (the model's end-of-sequence token).
     public var defaultStopTokens: Set<Int> {
         tokenizer.eosID.map { [$0] } ?? []
+    }
+
+    /// The base's shape and the names it is known by (the model's own name and its file or
+    /// folder name without extensions), for checking adapters against it.
+    public var adapterShape: BaseModelShape {
+        var shape = model.adapterShape
+        let file = URL(fileURLWithPath: path).lastPathComponent
+        let stem = String(file.split(separator: ".").first ?? Substring(file))
+        if !stem.isEmpty, !shape.names.contains(stem) { shape.names.append(stem) }
+        return shape
+    }
+
+    /// Loads and checks the PEFT adapter in `directory` against this model.
+    public func loadAdapter(directory: String, name: String, version: Int = 1,
+                            limits: AdapterLimits = AdapterLimits()) throws -> Adapter {
+        try AdapterLoader.load(directory: directory, name: name, version: version, base: adapterShape, weights: model,
+                               limits: limits)
     }
 }

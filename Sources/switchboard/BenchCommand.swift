@@ -1,3 +1,4 @@
+import Adapters
 import ArgumentParser
 import Foundation
 import Kernels
@@ -22,6 +23,8 @@ struct BenchCommand: ParsableCommand {
     var decodeSteps = 16
     @Option(name: .long, help: "Most rows a step multiplies straight from quantized weights (0: always f32 sgemm; default: all with AVX-512, 96 without).")
     var quantizedRowLimit: Int?
+    @Flag(name: .long, inversion: .prefixedNo, help: "Also measure decoding with adapters (ratios to base-only in the same run).")
+    var adapters = true
 
     func run() throws {
         if let quantizedRowLimit { Projection.quantizedRowLimit = quantizedRowLimit }
@@ -62,6 +65,7 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "| decode batch %d (context %d) | %.0f | %.2f | %.1f | %.0f%% |", batch, decodeContext, rate,
                          seconds * 1e3 / Double(decodeSteps), gflops, 100 * gflops / peak))
         }
+        if adapters { try AdapterBenchmark(bench: self, model: llama).run() }
         print(String(format: "\nresident memory at end: %.0f MiB", residentMiB()))
     }
 
@@ -100,6 +104,38 @@ struct BenchCommand: ParsableCommand {
         for step in 0..<decodeSteps {
             let chunks = (0..<batch).map {
                 ForwardChunk(tokens: [next[$0]], firstPosition: context + step, blockTable: tables[$0], logitRows: .last)
+            }
+            let logits = llama.forward(chunks, cache: cache)
+            for b in 0..<batch { next[b] = Int32(argmax(logits.row(b))) }
+        }
+        return now() - start
+    }
+
+    /// One sequence per entry of `uses` (its adapter, or nil for the base) decoding `decodeSteps`
+    /// tokens together after `decodeContext` positions (plus the adapter's virtual tokens). The
+    /// cache is not filled first: attention does the same work whatever the cached values are,
+    /// and filling 64 sequences would take longer than the measurement. Prefix-tuning rows get
+    /// their prefix written, as the generator does. Rows come grouped by adapter, as the
+    /// generator orders them.
+    func timeDecode(_ llama: LlamaModel, uses: [AdapterUse?], cache: PagedKVCache) -> Double {
+        let batch = uses.count
+        var tables = [[Int32]](repeating: [], count: batch)
+        defer { for b in 0..<batch { cache.release(&tables[b]) } }
+        var first = [Int](repeating: decodeContext, count: batch)
+        for b in 0..<batch {
+            let virtual = uses[b]?.adapter.virtualTokenCount ?? 0
+            first[b] += virtual
+            guard cache.reserve(&tables[b], tokens: first[b] + decodeSteps) else { fatalError("bench cache too small") }
+            if let adapter = uses[b]?.adapter, adapter.prefixKV != nil {
+                llama.writePrefix(of: adapter, blockTable: tables[b], cache: cache)
+            }
+        }
+        var next = [Int32](repeating: 1, count: batch)
+        let start = now()
+        for step in 0..<decodeSteps {
+            let chunks = (0..<batch).map {
+                ForwardChunk(tokens: [next[$0]], firstPosition: first[$0] + step, blockTable: tables[$0], logitRows: .last,
+                             adapter: uses[$0])
             }
             let logits = llama.forward(chunks, cache: cache)
             for b in 0..<batch { next[b] = Int32(argmax(logits.row(b))) }

@@ -1,3 +1,4 @@
+import Adapters
 import ArgumentParser
 import Engine
 import Foundation
@@ -27,6 +28,10 @@ struct GenerateCommand: ParsableCommand {
     var seed: UInt64?
     @Option(name: .long, help: "Stop when this string appears (repeatable).")
     var stop: [String] = []
+    @Option(help: "A PEFT adapter directory (LoRA, DoRA, IA³, prefix or prompt tuning) to apply.")
+    var adapter: String?
+    @Option(name: .long, help: "Multiplier on a LoRA/DoRA adapter's delta (1: as trained).")
+    var adapterScale: Float = 1
     @Flag(name: .long, help: "Print the generated token ids to stderr at the end.")
     var printTokens = false
 
@@ -35,6 +40,7 @@ struct GenerateCommand: ParsableCommand {
         guard temperature >= 0 else { throw ValidationError("--temperature must be 0 (greedy) or more") }
         guard topK >= 0 else { throw ValidationError("--top-k must be 0 (off) or more") }
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        guard adapterScale.isFinite else { throw ValidationError("--adapter-scale must be a finite number") }
     }
 
     func run() throws {
@@ -42,6 +48,14 @@ struct GenerateCommand: ParsableCommand {
         let start = now()
         let bundle = try ModelBundle.load(path: try resolveModelPath(model))
         log.info("loaded \(bundle.model.config.name) in \(String(format: "%.2f", now() - start)) s")
+        var use: AdapterUse?
+        if let adapter {
+            let adapterStart = now()
+            let name = URL(fileURLWithPath: adapter).lastPathComponent
+            let loaded = try bundle.loadAdapter(directory: adapter, name: name)
+            use = AdapterUse(loaded, scale: adapterScale)
+            log.info("adapter \(loaded.name): \(loaded.kind.rawValue), rank \(loaded.rank), \(loaded.byteCount / 1024) KiB, loaded in \(String(format: "%.3f", now() - adapterStart)) s")
+        }
 
         let promptTokens = chat ? try bundle.chatPromptTokens([ChatMessage(role: "user", content: prompt)])
                                 : bundle.tokenizer.encode(prompt)
@@ -54,9 +68,9 @@ struct GenerateCommand: ParsableCommand {
         parameters.stopTokenIDs = bundle.defaultStopTokens
 
         let cache = PagedKVCache(config: bundle.model.config,
-                                 blockCount: (promptTokens.count + maxTokens) / 16 + 2)
+                                 blockCount: (promptTokens.count + maxTokens + (use?.adapter.virtualTokenCount ?? 0)) / 16 + 2)
         let generator = Generator(model: bundle.model, cache: cache, tokenizer: bundle.tokenizer)
-        let id = try generator.add(prompt: promptTokens, parameters: parameters)
+        let id = try generator.add(prompt: promptTokens, parameters: parameters, adapter: use)
         var generated: [Int] = []
         var firstTokenAt: Double?
         let generationStart = now()

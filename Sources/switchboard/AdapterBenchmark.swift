@@ -1,0 +1,83 @@
+import Adapters
+import Foundation
+import Llama
+
+/// Decode speed with adapters, as a ratio to base-only decoding measured in the same run.
+///
+/// Each repetition times the base-only batch and the adapter batch back to back, so slow
+/// phases of a shared machine hit both; the ratio reported is the median of the per-repetition
+/// ratios. Adapters are synthesized (`AdapterSynthesizer`) into a temporary folder and loaded
+/// through the same loader the server uses.
+struct AdapterBenchmark {
+    let bench: BenchCommand
+    let model: LlamaModel
+
+    /// One measured configuration: a label and each row's adapter.
+    struct Scenario {
+        let label: String
+        let uses: [AdapterUse?]
+    }
+
+    func run() throws {
+        let folder = NSTemporaryDirectory() + "switchboard-bench-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let shape = model.adapterShape
+        func make(_ count: Int, _ label: String, _ spec: (Int) -> SyntheticAdapterSpec) throws -> [Adapter] {
+            try (0..<count).map { i in
+                let directory = "\(folder)/\(label)-\(i)"
+                try AdapterSynthesizer.write(spec(i), base: shape, weights: model, baseName: nil, to: directory)
+                return try AdapterLoader.load(directory: directory, name: "\(label)-\(i)", base: shape, weights: model)
+            }
+        }
+        let loadStart = now()
+        let qv8 = try make(64, "qv8") { SyntheticAdapterSpec(kind: .lora, rank: 8, targets: [.q, .v], seed: UInt64($0)) }
+        let all16 = try make(64, "all16") {
+            SyntheticAdapterSpec(kind: .lora, rank: 16, targets: ProjectionModule.allCases, seed: 100 + UInt64($0))
+        }
+        let kinds: [AdapterKind] = [.lora, .dora, .ia3, .prefixTuning, .promptTuning]
+        let mixed = try make(32, "mix") { i in
+            let kind = kinds[i % kinds.count]
+            return SyntheticAdapterSpec(kind: kind, rank: 8, targets: kind == .ia3 ? [.k, .v, .down] : [.q, .v],
+                                        virtualTokens: 16, seed: 200 + UInt64(i))
+        }
+        print(String(format: "\nAdapters: synthesized and loaded %d in %.1f s (decode after %d positions, %d steps; ratio = base-only time / adapter time, median of %d paired runs)",
+                     qv8.count + all16.count + mixed.count, now() - loadStart, bench.decodeContext, bench.decodeSteps, bench.repeats))
+
+        /// Rows 0..<batch using `distinct` adapters of `pool` round-robin, grouped by adapter.
+        func rows(_ batch: Int, _ pool: [Adapter], distinct: Int) -> [AdapterUse?] {
+            (0..<batch).map { AdapterUse(pool[$0 * distinct / batch]) }
+        }
+        var scenarios = [
+            Scenario(label: "batch 32: one LoRA r=8 (q,v) on every row", uses: rows(32, qv8, distinct: 1)),
+            Scenario(label: "batch 32: 32 distinct LoRAs r=8 (q,v)", uses: rows(32, qv8, distinct: 32)),
+            Scenario(label: "batch 32: 32 distinct LoRAs r=16 all-linear", uses: rows(32, all16, distinct: 32)),
+            Scenario(label: "batch 32: 32 distinct, five kinds (LoRA, DoRA, IA³, prefix, prompt)", uses: rows(32, mixed, distinct: 32)),
+        ]
+        for distinct in [1, 4, 16, 64] {
+            scenarios.append(Scenario(label: "batch 64: \(distinct) distinct LoRAs r=8 (q,v)", uses: rows(64, qv8, distinct: distinct)))
+        }
+        for distinct in [1, 4, 16, 64] {
+            scenarios.append(Scenario(label: "batch 64: \(distinct) distinct LoRAs r=16 all-linear", uses: rows(64, all16, distinct: distinct)))
+        }
+
+        let virtual = mixed.map(\.virtualTokenCount).max() ?? 0
+        let cache = PagedKVCache(config: model.config, blockCount: 64 * ((bench.decodeContext + virtual + bench.decodeSteps) / 16 + 2))
+        let baseRows = { (batch: Int) in [AdapterUse?](repeating: nil, count: batch) }
+        print("\n| adapters | tokens/s | base-only tokens/s | ratio to base-only |")
+        print("|---|---:|---:|---:|")
+        for scenario in scenarios {
+            let batch = scenario.uses.count
+            var ratios: [Double] = [], adapterTimes: [Double] = [], baseTimes: [Double] = []
+            for _ in 0..<bench.repeats {
+                let base = bench.timeDecode(model, uses: baseRows(batch), cache: cache)
+                let adapted = bench.timeDecode(model, uses: scenario.uses, cache: cache)
+                baseTimes.append(base)
+                adapterTimes.append(adapted)
+                ratios.append(base / adapted)
+            }
+            let tokens = Double(batch * bench.decodeSteps)
+            print(String(format: "| %@ | %.0f | %.0f | %.3f |", scenario.label, tokens / median(adapterTimes),
+                         tokens / median(baseTimes), median(ratios)))
+        }
+    }
+}

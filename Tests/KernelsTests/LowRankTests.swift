@@ -1,0 +1,83 @@
+import Kernels
+import Testing
+
+/// The plain definition of one low-rank task, row by row.
+func referenceLowRank(x: [Float], ldx: Int, y: inout [Float], ldy: Int, firstRow: Int, rows: Int, rank: Int,
+                      inFeatures: Int, outFeatures: Int, yOffset: Int, a: [Float], bt: [Float], scale: Float,
+                      gain: [Float]?, gainWeight: Float) {
+    for r in firstRow..<firstRow + rows {
+        var u = [Float](repeating: 0, count: rank)
+        for k in 0..<rank { for i in 0..<inFeatures { u[k] += x[r * ldx + i] * a[k * inFeatures + i] } }
+        for j in 0..<outFeatures {
+            var value = y[r * ldy + yOffset + j]
+            if let gain { value *= 1 + gainWeight * (gain[j] - 1) }
+            for k in 0..<rank { value += scale * u[k] * bt[k * outFeatures + j] }
+            y[r * ldy + yOffset + j] = value
+        }
+    }
+}
+
+@Suite("LoRA shrink/expand kernel")
+struct LowRankTests {
+    @Test("several segments and modules at once equal the plain definition (odd sizes, DoRA gains, offsets)",
+          arguments: [(1, 64), (3, 577), (9, 160)])
+    func matchesReference(rank: Int, inFeatures: Int) {
+        let rows = 11, ldx = inFeatures + 3, outA = 37, outB = 64, ldy = outA + outB + 5
+        let x = randomFloats(rows * ldx, seed: 1)
+        let initial = randomFloats(rows * ldy, seed: 2)
+        let a1 = randomFloats(rank * inFeatures, seed: 3), bt1 = randomFloats(rank * outA, seed: 4)
+        let a2 = randomFloats(rank * inFeatures, seed: 5), bt2 = randomFloats(rank * outB, seed: 6)
+        let gain = randomFloats(outB, seed: 7, scale: 0.2).map { 1 + $0 }
+        var expected = initial
+        // Segment rows 0..<4 adapt module A (LoRA), rows 4..<11 module B (DoRA, request scale 0.5).
+        referenceLowRank(x: x, ldx: ldx, y: &expected, ldy: ldy, firstRow: 0, rows: 4, rank: rank, inFeatures: inFeatures,
+                         outFeatures: outA, yOffset: 0, a: a1, bt: bt1, scale: 2, gain: nil, gainWeight: 0)
+        referenceLowRank(x: x, ldx: ldx, y: &expected, ldy: ldy, firstRow: 4, rows: 7, rank: rank, inFeatures: inFeatures,
+                         outFeatures: outB, yOffset: outA + 2, a: a2, bt: bt2, scale: 0.75, gain: gain, gainWeight: 0.5)
+        var got = initial
+        x.withUnsafeBufferPointer { x in a1.withUnsafeBufferPointer { a1 in bt1.withUnsafeBufferPointer { bt1 in
+            a2.withUnsafeBufferPointer { a2 in bt2.withUnsafeBufferPointer { bt2 in gain.withUnsafeBufferPointer { g in
+                got.withUnsafeMutableBufferPointer { y in
+                    let tasks = [
+                        LowRank.task(firstRow: 0, rows: 3, rank: rank, inFeatures: inFeatures, outFeatures: outA, yOffset: 0,
+                                     a: a1.baseAddress!, bTransposed: bt1.baseAddress!, scale: 2, gain: nil, gainWeight: 0),
+                        LowRank.task(firstRow: 3, rows: 1, rank: rank, inFeatures: inFeatures, outFeatures: outA, yOffset: 0,
+                                     a: a1.baseAddress!, bTransposed: bt1.baseAddress!, scale: 2, gain: nil, gainWeight: 0),
+                        LowRank.task(firstRow: 4, rows: 7, rank: rank, inFeatures: inFeatures, outFeatures: outB,
+                                     yOffset: outA + 2, a: a2.baseAddress!, bTransposed: bt2.baseAddress!, scale: 0.75,
+                                     gain: g.baseAddress!, gainWeight: 0.5),
+                    ]
+                    tasks.withUnsafeBufferPointer { LowRank.apply($0, x: x.baseAddress!, ldx: ldx, y: y.baseAddress!, ldy: ldy) }
+                }
+            } } }
+        } } }
+        let scaleOfValues = expected.map(abs).max() ?? 1
+        #expect(maxAbsDifference(got, expected) <= 1e-5 * scaleOfValues)
+        #expect(got[rows * ldy - 1] == initial[rows * ldy - 1], "columns outside every task are untouched")
+    }
+
+    @Test("a row's result does not depend on how the rows are split into tasks")
+    func rowIndependence() {
+        let rank = 8, inFeatures = 576, out = 192, rows = 6
+        let x = randomFloats(rows * inFeatures, seed: 11), a = randomFloats(rank * inFeatures, seed: 12)
+        let bt = randomFloats(rank * out, seed: 13)
+        func run(_ split: [Int]) -> [Float] {
+            var y = [Float](repeating: 0.5, count: rows * out)
+            x.withUnsafeBufferPointer { x in a.withUnsafeBufferPointer { a in bt.withUnsafeBufferPointer { bt in
+                y.withUnsafeMutableBufferPointer { y in
+                    var first = 0
+                    let tasks = split.map { count -> LowRank.Task in
+                        defer { first += count }
+                        return LowRank.task(firstRow: first, rows: count, rank: rank, inFeatures: inFeatures, outFeatures: out,
+                                            yOffset: 0, a: a.baseAddress!, bTransposed: bt.baseAddress!, scale: 1.5,
+                                            gain: nil, gainWeight: 0)
+                    }
+                    tasks.withUnsafeBufferPointer { LowRank.apply($0, x: x.baseAddress!, ldx: inFeatures, y: y.baseAddress!, ldy: out) }
+                }
+            } } }
+            return y
+        }
+        #expect(run([6]) == run([1, 1, 1, 1, 1, 1]))
+        #expect(run([6]) == run([4, 2]))
+    }
+}
