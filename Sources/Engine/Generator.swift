@@ -11,10 +11,12 @@ public struct SequenceID: Hashable, Sendable, CustomStringConvertible {
 /// What happened to a sequence during a step.
 public enum GenerationEvent: Sendable, Equatable {
     /// A token was generated; `text` is the newly complete text it adds (may be empty while a
-    /// character or a possible stop string is still incomplete).
-    case token(SequenceID, token: Int, text: String)
+    /// character or a possible stop string is still incomplete). `logprobs` when the request asked.
+    case token(SequenceID, token: Int, text: String, logprobs: TokenLogprobs?)
     /// The sequence ended; `text` is any held-back text flushed at the end.
     case finished(SequenceID, reason: FinishReason, text: String)
+    /// The sequence cannot run (it does not fit the KV cache even alone); it has been removed.
+    case failed(SequenceID, GenerationError)
 }
 
 /// Why a request cannot be run.
@@ -23,13 +25,15 @@ public enum GenerationError: Error, Equatable, Sendable, CustomStringConvertible
     case promptTooLong(tokens: Int, context: Int)
     case tokenOutOfRange(token: Int, vocabulary: Int)
     case cacheExhausted(neededBlocks: Int, freeBlocks: Int)
+    case adapterDoesNotFit(reason: String)
 
     public var description: String {
         switch self {
         case .emptyPrompt: return "the prompt has no tokens"
         case let .promptTooLong(tokens, context): return "the prompt has \(tokens) tokens; the model's context is \(context)"
         case let .tokenOutOfRange(token, vocabulary): return "token id \(token) is outside the vocabulary (0..<\(vocabulary))"
-        case let .cacheExhausted(needed, free): return "the KV cache has \(free) free blocks; this step needs \(needed)"
+        case let .cacheExhausted(needed, free): return "the KV cache has \(free) free blocks; this sequence needs \(needed)"
+        case let .adapterDoesNotFit(reason): return reason
         }
     }
 }
@@ -84,55 +88,68 @@ public final class Generator {
         return .finished(id, reason: .cancelled, text: "")
     }
 
+    /// Sequences whose cache was dropped to make room (they recompute it when they run again).
+    public private(set) var preemptionCount = 0
+
     /// Runs one forward step and returns what it produced.
+    ///
+    /// When the KV pool cannot hold this step's chunks, the youngest sequence holding blocks is
+    /// preempted: its blocks are freed and it recomputes its tokens (prompt and generated so
+    /// far) once there is room, with the same sampler state, so its output does not change.
     public func step() throws -> [GenerationEvent] {
         guard !sequences.isEmpty else { return [] }
-        // Decode rows first (one token each), then prefill chunks in arrival order.
-        var budget = maxStepTokens
-        var planned: [(index: Int, count: Int)] = []
-        for (i, s) in sequences.enumerated() where s.pendingCount == 1 && budget > 0 {
-            planned.append((i, 1)); budget -= 1
-        }
-        for (i, s) in sequences.enumerated() where s.pendingCount > 1 && budget > 0 {
-            let n = min(s.pendingCount, budget)
-            planned.append((i, n)); budget -= n
-        }
+        var events: [GenerationEvent] = []
         // Rows of one adapter next to each other: each adapter's products then run once per step.
-        planned = groupedByAdapter(planned)
+        var planned = groupedByAdapter(plan())
+        var failed: Set<Int> = []
+        var k = 0
+        while k < planned.count {
+            if reserveChunk(&planned[k]) { k += 1; continue }
+            let i = planned[k].index
+            let holders = sequences.indices.filter { !sequences[$0].blockTable.isEmpty && !failed.contains($0) }
+            let victim = holders.max { sequences[$0].id.rawValue < sequences[$1].id.rawValue } ?? i
+            if victim == i && holders.allSatisfy({ $0 == i }) {
+                // Alone and still too big: it can never run with this pool.
+                let needed = cache.blocksNeeded(tokens: sequences[i].tokens.count) - sequences[i].blockTable.count
+                events.append(.failed(sequences[i].id, .cacheExhausted(neededBlocks: needed, freeBlocks: cache.freeBlockCount)))
+                failed.insert(i)
+                planned.remove(at: k)
+                continue
+            }
+            cache.release(&sequences[victim].blockTable)
+            sequences[victim].cachedCount = 0
+            preemptionCount += 1
+            if let position = planned.firstIndex(where: { $0.index == victim }) {
+                planned.remove(at: position)
+                if position < k { k -= 1 }
+            }
+        }
+
         var chunks: [ForwardChunk] = []
         chunks.reserveCapacity(planned.count)
-        for (k, (i, n)) in planned.enumerated() {
-            if sequences[i].needsPrefix {
-                // Prefix tuning: the adapter's keys and values fill slots 0..<n; real tokens follow.
-                let virtual = sequences[i].virtualCount
-                try reserve(&sequences[i].blockTable, tokens: virtual + 1)
-                model.writePrefix(of: sequences[i].adapter!.adapter, blockTable: sequences[i].blockTable, cache: cache)
-                sequences[i].cachedCount = virtual
-                planned[k].count = min(n, sequences[i].pendingCount)
-            }
-            let first = sequences[i].cachedCount, count = planned[k].count
-            try reserve(&sequences[i].blockTable, tokens: first + count)
-            let all = sequences[i].tokens
+        for (i, count) in planned {
+            let first = sequences[i].cachedCount, all = sequences[i].tokens
             let samples = first + count == all.count
             chunks.append(ForwardChunk(tokens: all[first..<first + count].map(Int32.init), firstPosition: first,
                                        blockTable: sequences[i].blockTable, logitRows: samples ? .last : .none,
                                        adapter: sequences[i].adapter))
         }
-        let logits = model.forward(chunks, cache: cache)
+        let logits = chunks.isEmpty ? nil : model.forward(chunks, cache: cache)
 
-        var events: [GenerationEvent] = []
+        var finished = failed
         var logitRow = 0
-        var finished: [Int] = []
-        for (chunkIndex, (i, n)) in planned.enumerated() {
-            sequences[i].cachedCount += n
-            guard chunks[chunkIndex].logitRows == .last else { continue }
-            let token = sequences[i].sampler.sample(logits.row(logitRow))
+        for (chunkIndex, (i, count)) in planned.enumerated() {
+            sequences[i].cachedCount += count
+            guard let logits, chunks[chunkIndex].logitRows == .last else { continue }
+            let row = logits.row(logitRow)
             logitRow += 1
+            let token = sequences[i].sampler.sample(row)
+            let logprobs = sequences[i].parameters.logprobs.map { TokenLogprobs(logits: row, chosen: token, top: $0) }
             let outcome = sequences[i].accept(token: token, contextLength: model.config.contextLength)
-            events.append(.token(sequences[i].id, token: token, text: outcome.text))
+            events.append(.token(sequences[i].id, token: token, text: outcome.text, logprobs: logprobs))
             if let reason = outcome.finish {
                 events.append(.finished(sequences[i].id, reason: reason, text: sequences[i].flush()))
-                finished.append(i)
+                finished.insert(i)
             }
         }
         for i in finished.sorted(by: >) {
@@ -142,12 +159,35 @@ public final class Generator {
         return events
     }
 
-    /// Grows a block table or throws `cacheExhausted`.
-    private func reserve(_ table: inout [Int32], tokens: Int) throws {
-        guard cache.reserve(&table, tokens: tokens) else {
-            throw GenerationError.cacheExhausted(neededBlocks: cache.blocksNeeded(tokens: tokens) - table.count,
-                                                 freeBlocks: cache.freeBlockCount)
+    /// This step's work: one decode token of every sequence that has one pending, then prefill
+    /// chunks in arrival order, up to `maxStepTokens` tokens in all.
+    private func plan() -> [(index: Int, count: Int)] {
+        var budget = maxStepTokens
+        var planned: [(index: Int, count: Int)] = []
+        for (i, s) in sequences.enumerated() where s.pendingCount == 1 && budget > 0 {
+            planned.append((i, 1)); budget -= 1
         }
+        for (i, s) in sequences.enumerated() where s.pendingCount > 1 && budget > 0 {
+            let n = min(s.pendingCount, budget)
+            planned.append((i, n)); budget -= n
+        }
+        return planned
+    }
+
+    /// Reserves cache blocks for a planned chunk (writing a prefix-tuning adapter's keys and
+    /// values first when the sequence has none cached); false if the pool is short.
+    private func reserveChunk(_ entry: inout (index: Int, count: Int)) -> Bool {
+        let i = entry.index
+        let prefix = sequences[i].needsPrefix
+        let first = prefix ? sequences[i].virtualCount : sequences[i].cachedCount
+        if prefix { entry.count = min(entry.count, sequences[i].tokens.count - first) }
+        guard cache.reserve(&sequences[i].blockTable, tokens: first + entry.count) else { return false }
+        if prefix {
+            // Prefix tuning: the adapter's keys and values fill slots 0..<n; real tokens follow.
+            model.writePrefix(of: sequences[i].adapter!.adapter, blockTable: sequences[i].blockTable, cache: cache)
+            sequences[i].cachedCount = first
+        }
+        return true
     }
 
     /// `planned` reordered so rows of the same adapter (and scale) are adjacent; base rows

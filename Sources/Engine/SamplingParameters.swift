@@ -18,6 +18,8 @@ public struct SamplingParameters: Sendable, Equatable {
     public var presencePenalty: Float = 0
     /// OpenAI frequency penalty: subtracted per occurrence of a token already generated.
     public var frequencyPenalty: Float = 0
+    /// Report each token's log-probability and this many most likely alternatives; nil: none.
+    public var logprobs: Int? = nil
 
     /// Greedy decoding of up to `maxTokens` tokens.
     public init(maxTokens: Int = 256) { self.maxTokens = maxTokens }

@@ -78,13 +78,15 @@ struct GenerateCommand: ParsableCommand {
         while generator.activeCount > 0 {
             for event in try generator.step() {
                 switch event {
-                case let .token(sequence, token, text) where sequence == id:
+                case let .token(sequence, token, text, _) where sequence == id:
                     if firstTokenAt == nil { firstTokenAt = now() }
                     generated.append(token)
                     writeOut(text)
                 case let .finished(_, why, text):
                     writeOut(text)
                     reason = why
+                case let .failed(_, error):
+                    throw error
                 default: break
                 }
             }

@@ -47,7 +47,7 @@ func generateTogether(_ model: LlamaModel, requests: [(prompt: [Int], adapter: A
     }
     var outputs = [SequenceID: [Int]]()
     while generator.activeCount > 0 {
-        for case let .token(id, token, _) in try generator.step() { outputs[id, default: []].append(token) }
+        for case let .token(id, token, _, _) in try generator.step() { outputs[id, default: []].append(token) }
     }
     precondition(cache.usedBlockCount == 0, "finished sequences return their blocks")
     return ids.map { outputs[$0] ?? [] }

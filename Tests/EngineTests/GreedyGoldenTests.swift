@@ -12,7 +12,7 @@ func generateTogether(_ model: LlamaModel, prompts: [[Int]], maxTokens: Int, max
     for p in prompts { ids.append(try generator.add(prompt: p, parameters: SamplingParameters(maxTokens: maxTokens))) }
     var outputs = [SequenceID: [Int]]()
     while generator.activeCount > 0 {
-        for case let .token(id, token, _) in try generator.step() { outputs[id, default: []].append(token) }
+        for case let .token(id, token, _, _) in try generator.step() { outputs[id, default: []].append(token) }
     }
     #expect(cache.usedBlockCount == 0, "finished sequences return their blocks")
     return ids.map { outputs[$0] ?? [] }

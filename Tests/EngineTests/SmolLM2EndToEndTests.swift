@@ -69,8 +69,9 @@ struct SmolLM2EndToEndTests {
         while generator.activeCount > 0 {
             for event in try generator.step() {
                 switch event {
-                case let .token(_, token, delta): tokens.append(token); text += delta
+                case let .token(_, token, delta, _): tokens.append(token); text += delta
                 case let .finished(_, reason, tail): text += tail; finish = reason
+                case let .failed(_, error): Issue.record("generation failed: \(error)")
                 }
             }
         }
