@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // System libraries (Debian -dev packages).
@@ -29,7 +31,11 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["ModelFormats"]),
         .target(name: "Adapters", dependencies: ["ModelFormats", "Kernels"]),
         .target(name: "Llama", dependencies: ["Adapters", "Kernels", "ModelFormats"]),
-        .target(name: "Engine", dependencies: ["Adapters", "Llama", "Tokenizer", "ModelFormats", "Kernels"]),
+        .target(name: "Engine", dependencies: [
+            "Adapters", "Llama", "Tokenizer", "ModelFormats", "Kernels",
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "switchboard", dependencies: [
             "Engine", "Adapters", "Llama", "Tokenizer", "ModelFormats", "Kernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -43,7 +49,10 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFormats", "TestSupport"]),
         .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Llama", "Engine", "ModelFormats", "Kernels", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFormats", "Kernels", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Llama", "Tokenizer", "ModelFormats", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: [
+            "Engine", "Adapters", "Llama", "Tokenizer", "ModelFormats", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

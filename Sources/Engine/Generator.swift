@@ -88,6 +88,15 @@ public final class Generator {
         return .finished(id, reason: .cancelled, text: "")
     }
 
+    /// Rows (tokens) the last step ran.
+    public private(set) var lastStepTokens = 0
+
+    /// Blocks the running sequences still need for tokens not yet in the cache (admission
+    /// control keeps this much of the pool free for them).
+    public var blocksStillNeeded: Int {
+        sequences.reduce(0) { $0 + max(0, cache.blocksNeeded(tokens: $1.tokens.count) - $1.blockTable.count) }
+    }
+
     /// Sequences whose cache was dropped to make room (they recompute it when they run again).
     public private(set) var preemptionCount = 0
 
@@ -135,6 +144,7 @@ public final class Generator {
                                        adapter: sequences[i].adapter))
         }
         let logits = chunks.isEmpty ? nil : model.forward(chunks, cache: cache)
+        lastStepTokens = chunks.reduce(0) { $0 + $1.tokens.count }
 
         var finished = failed
         var logitRow = 0
