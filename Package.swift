@@ -36,7 +36,14 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "HTTPServer", dependencies: ["CLibUV", "CHTTPParser", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "OpenAIAPI", dependencies: [
+            "Engine", "Adapters", "HTTPServer", "Tokenizer",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(name: "switchboard", dependencies: [
+            "OpenAIAPI", "HTTPServer",
             "Engine", "Adapters", "Llama", "Tokenizer", "ModelFormats", "Kernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

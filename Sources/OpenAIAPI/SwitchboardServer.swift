@@ -1,0 +1,132 @@
+import Adapters
+import Engine
+import Foundation
+import HTTPServer
+import Llama
+import Logging
+
+/// Everything a running server is configured with.
+public struct ServerOptions: Sendable {
+    public var http = HTTPServerConfiguration()
+    public var engine = EngineConfiguration()
+    /// Memory for the KV cache, in MiB.
+    public var kvCacheMegabytes = 512
+    /// Time in-flight requests get after a shutdown request.
+    public var drainDeadline: Duration = .seconds(30)
+    public var limits = APILimits()
+
+    /// Defaults: 127.0.0.1:8080, 64 running, 512-token steps, 512 MiB of KV cache.
+    public init() {}
+}
+
+/// The assembled server: event loop + HTTP + API on one thread, the engine on another.
+///
+/// `run` blocks the calling thread, which becomes the loop thread, until `shutdown` (or a
+/// SIGINT/SIGTERM when `handleSignals`) has drained the in-flight requests.
+public final class SwitchboardServer: @unchecked Sendable {
+    public let service: OpenAIService
+    public let engine: EngineService
+    private let options: ServerOptions
+    private let logger: Logger
+    private let loop: EventLoop
+    private let bridge: LoopBridge
+    private let http: HTTPServer
+    private let cache: PagedKVCache
+    private var signals: [SignalWatcher] = []
+    private var shuttingDown = false
+    private let stopped = NSCondition()
+    private var hasStopped = false
+
+    /// Builds the server for `bundle` with adapters from `registry`; nothing listens until `run`.
+    public init(bundle: ModelBundle, registry: AdapterRegistry, options: ServerOptions, logger: Logger) throws {
+        self.options = options
+        self.logger = logger
+        cache = PagedKVCache(config: bundle.model.config, megabytes: options.kvCacheMegabytes)
+        let generator = Generator(model: bundle.model, cache: cache, tokenizer: bundle.tokenizer,
+                                  maxStepTokens: options.engine.maxStepTokens)
+        loop = try EventLoop()
+        let bridge = try LoopBridge(loop: loop)
+        self.bridge = bridge
+        let service = OpenAIService(bundle: bundle, registry: registry, limits: options.limits, logger: logger)
+        self.service = service
+        engine = EngineService(generator: generator, configuration: options.engine, logger: logger) { events in
+            bridge.post { service.receive(events) }
+        }
+        service.attach(engine)
+        http = HTTPServer(loop: loop, configuration: options.http, logger: logger) { request, writer in
+            service.handle(request, writer)
+        }
+    }
+
+    /// Listens, starts the engine, calls `onListening` with the bound port, then serves until shut down.
+    public func run(handleSignals: Bool, onListening: (Int) -> Void) throws {
+        let port = try http.start()
+        engine.start()
+        if handleSignals {
+            signals = try [SIGINT, SIGTERM].map { number in
+                try SignalWatcher(loop: loop, signal: number) { [self] received in
+                    logger.info("signal \(received): draining \(service.inFlightCount) in-flight request(s)")
+                    beginShutdown()
+                }
+            }
+        }
+        logger.info("KV cache: \(cache.blockCount) blocks of \(cache.blockSize) tokens (\(options.kvCacheMegabytes) MiB)")
+        onListening(port)
+        loop.run()
+        loop.close()
+        stopped.lock()
+        hasStopped = true
+        stopped.broadcast()
+        stopped.unlock()
+    }
+
+    /// Starts `run` on a new thread and returns the port once listening (tests, embedding).
+    public func runInBackground() throws -> Int {
+        let started = NSCondition()
+        nonisolated(unsafe) var port: Int?
+        nonisolated(unsafe) var failure: Error?
+        let thread = Thread { [self] in
+            do {
+                try run(handleSignals: false) { bound in
+                    started.lock(); port = bound; started.broadcast(); started.unlock()
+                }
+            } catch {
+                started.lock(); failure = error; started.broadcast(); started.unlock()
+            }
+        }
+        thread.name = "switchboard-loop"
+        thread.start()
+        started.lock()
+        while port == nil && failure == nil { started.wait() }
+        started.unlock()
+        if let failure { throw failure }
+        return port!
+    }
+
+    /// Drains and stops the server; thread-safe. Returns at once; `waitUntilStopped` waits.
+    public func shutdown() {
+        bridge.post { [self] in beginShutdown() }
+    }
+
+    /// Blocks until the loop has stopped.
+    public func waitUntilStopped() {
+        stopped.lock()
+        while !hasStopped { stopped.wait() }
+        stopped.unlock()
+    }
+
+    /// On the loop thread: refuse new work, let in-flight requests finish (until the deadline),
+    /// then stop the engine and the loop.
+    private func beginShutdown() {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        service.beginDraining()
+        engine.drain()
+        http.shutdown(deadline: options.drainDeadline) { [self] in
+            engine.stop()
+            for watcher in signals { watcher.close() }
+            bridge.close()
+            loop.stop()
+        }
+    }
+}
