@@ -56,6 +56,10 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "ModelFormats", "TestSupport"]),
         .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Llama", "Engine", "ModelFormats", "Kernels", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "ModelFormats", "Kernels", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "ServerTests", dependencies: [
+            "OpenAIAPI", "HTTPServer", "Engine", "Adapters", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "EngineTests", dependencies: [
             "Engine", "Adapters", "Llama", "Tokenizer", "ModelFormats", "TestSupport",
             .product(name: "Logging", package: "swift-log"),

@@ -49,6 +49,8 @@ public final class Generator {
     /// Most tokens one step may carry (decode tokens first, then prefill chunks).
     public let maxStepTokens: Int
     private var sequences: [ActiveSequence] = []
+    /// This generator's activation buffers (the model may be shared with other generators).
+    private let scratch = ForwardScratch()
     private var nextID = 0
 
     /// A generator over `model`, with sequences' keys and values in `cache`.
@@ -143,7 +145,7 @@ public final class Generator {
                                        blockTable: sequences[i].blockTable, logitRows: samples ? .last : .none,
                                        adapter: sequences[i].adapter))
         }
-        let logits = chunks.isEmpty ? nil : model.forward(chunks, cache: cache)
+        let logits = chunks.isEmpty ? nil : model.forward(chunks, cache: cache, scratch: scratch)
         lastStepTokens = chunks.reduce(0) { $0 + $1.tokens.count }
 
         var finished = failed

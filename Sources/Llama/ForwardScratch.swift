@@ -2,8 +2,9 @@ import Adapters
 import Kernels
 
 /// Activation buffers of one forward step, sized for `rows` rows and grown on demand.
-/// Allocated outside the hot loop; reused from step to step.
-final class ForwardScratch {
+/// Allocated outside the hot loop; reused from step to step. The run state of one caller: the
+/// model itself is read-only and may serve several engines, each with its own scratch.
+public final class ForwardScratch {
     private(set) var rows = 0
     private(set) var logitRows = 0
     var x = FloatBuffer(count: 0)        // [rows, hidden] residual stream
@@ -24,6 +25,9 @@ final class ForwardScratch {
     /// Runs of consecutive rows with the same adapter (and scale).
     var segments: [AdapterSegment] = []
     let adapters = AdapterApplication()
+
+    /// Empty buffers; they grow to the first step's size.
+    public init() {}
 
     deinit { blockTables.deallocate() }
 

@@ -18,8 +18,9 @@ public struct LogitsView {
 }
 
 /// A loaded Llama model: configuration, weights and the batched forward pass.
-/// `forward` reuses one set of scratch buffers; a lock keeps concurrent callers (tests, a
-/// second engine) from sharing them, though a server drives the model from one thread.
+/// The weights are read-only. `forward(_:cache:scratch:)` runs with the caller's scratch (an
+/// engine owns one); `forward(_:cache:)` uses a built-in scratch under a lock (tests, bench),
+/// and its logits are valid only until the next such call.
 public final class LlamaModel: @unchecked Sendable {
     public let config: LlamaConfig
     public let weights: LlamaWeights
@@ -65,12 +66,17 @@ public final class LlamaModel: @unchecked Sendable {
     public func forward(_ chunks: [ForwardChunk], cache: PagedKVCache) -> LogitsView {
         forwardLock.lock()
         defer { forwardLock.unlock() }
+        return forward(chunks, cache: cache, scratch: scratch)
+    }
+
+    /// `forward` with the caller's own scratch buffers: the logits stay valid until the caller's
+    /// next step, whatever other callers of this model do meanwhile. Not thread-safe per scratch.
+    public func forward(_ chunks: [ForwardChunk], cache: PagedKVCache, scratch s: ForwardScratch) -> LogitsView {
         let c = config
         let rowCount = chunks.reduce(0) { $0 + $1.tokens.count }
         let logitCount = chunks.reduce(0) { $0 + $1.logitRowCount }
         let longest = chunks.map { $0.firstPosition + $0.tokens.count }.max() ?? 0
         precondition(longest <= c.contextLength, "sequence longer than the model's context")
-        let s = scratch
         s.ensure(rows: rowCount, logitRows: logitCount, config: c)
 
         // Embeddings and positions, row by row.

@@ -28,10 +28,12 @@ public final class SwitchboardServer: @unchecked Sendable {
     public let engine: EngineService
     private let options: ServerOptions
     private let logger: Logger
-    private let loop: EventLoop
-    private let bridge: LoopBridge
-    private let http: HTTPServer
     private let cache: PagedKVCache
+    /// Set by `run` on the loop thread; the engine's deliveries go through it.
+    private let bridgeSlot = BridgeSlot()
+    // Loop-thread state, created by `run`.
+    private var loop: EventLoop?
+    private var http: HTTPServer?
     private var signals: [SignalWatcher] = []
     private var shuttingDown = false
     private let stopped = NSCondition()
@@ -44,22 +46,26 @@ public final class SwitchboardServer: @unchecked Sendable {
         cache = PagedKVCache(config: bundle.model.config, megabytes: options.kvCacheMegabytes)
         let generator = Generator(model: bundle.model, cache: cache, tokenizer: bundle.tokenizer,
                                   maxStepTokens: options.engine.maxStepTokens)
-        loop = try EventLoop()
-        let bridge = try LoopBridge(loop: loop)
-        self.bridge = bridge
         let service = OpenAIService(bundle: bundle, registry: registry, limits: options.limits, logger: logger)
         self.service = service
+        let slot = bridgeSlot
         engine = EngineService(generator: generator, configuration: options.engine, logger: logger) { events in
-            bridge.post { service.receive(events) }
+            slot.post { service.receive(events) }
         }
         service.attach(engine)
-        http = HTTPServer(loop: loop, configuration: options.http, logger: logger) { request, writer in
-            service.handle(request, writer)
-        }
     }
 
-    /// Listens, starts the engine, calls `onListening` with the bound port, then serves until shut down.
+    /// Listens, starts the engine, calls `onListening` with the bound port, then serves until
+    /// shut down. The calling thread becomes the loop thread.
     public func run(handleSignals: Bool, onListening: (Int) -> Void) throws {
+        let loop = try EventLoop()
+        self.loop = loop
+        bridgeSlot.set(try LoopBridge(loop: loop))
+        let service = self.service
+        let http = HTTPServer(loop: loop, configuration: options.http, logger: logger) { request, writer in
+            service.handle(request, writer)
+        }
+        self.http = http
         let port = try http.start()
         engine.start()
         if handleSignals {
@@ -105,7 +111,7 @@ public final class SwitchboardServer: @unchecked Sendable {
 
     /// Drains and stops the server; thread-safe. Returns at once; `waitUntilStopped` waits.
     public func shutdown() {
-        bridge.post { [self] in beginShutdown() }
+        bridgeSlot.post { [self] in beginShutdown() }
     }
 
     /// Blocks until the loop has stopped.
@@ -122,11 +128,27 @@ public final class SwitchboardServer: @unchecked Sendable {
         shuttingDown = true
         service.beginDraining()
         engine.drain()
-        http.shutdown(deadline: options.drainDeadline) { [self] in
+        http?.shutdown(deadline: options.drainDeadline) { [self] in
             engine.stop()
             for watcher in signals { watcher.close() }
-            bridge.close()
-            loop.stop()
+            bridgeSlot.close()
+            loop?.stop()
         }
     }
+}
+
+/// The loop's bridge once `run` made it; posts before that are dropped (nothing is running yet).
+private final class BridgeSlot: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bridge: LoopBridge?
+
+    func set(_ bridge: LoopBridge) { lock.withLock { self.bridge = bridge } }
+
+    func post(_ job: @escaping @Sendable () -> Void) {
+        let bridge = lock.withLock { self.bridge }
+        bridge?.post(job)
+    }
+
+    /// On the loop thread: runs what is queued, then refuses more.
+    func close() { lock.withLock { bridge }?.close() }
 }
