@@ -25,9 +25,16 @@ public final class OpenAIService: @unchecked Sendable {
     public let baseModelID: String
     private let baseAliases: Set<String>
 
-    /// A service for `bundle`, resolving adapters through `registry`.
-    public init(bundle: ModelBundle, registry: AdapterRegistry, limits: APILimits = APILimits(), logger: Logger) {
+    /// Longest sequence (prompt, virtual tokens and completion) a request may ask for: the
+    /// model's context, or what the KV pool holds if that is less.
+    public let maxSequenceTokens: Int
+
+    /// A service for `bundle`, resolving adapters through `registry`; sequences are capped at
+    /// `maxSequenceTokens` (default: the model's context).
+    public init(bundle: ModelBundle, registry: AdapterRegistry, limits: APILimits = APILimits(), maxSequenceTokens: Int? = nil,
+                logger: Logger) {
         self.bundle = bundle
+        self.maxSequenceTokens = min(maxSequenceTokens ?? .max, bundle.model.config.contextLength)
         self.registry = registry
         self.limits = limits
         self.logger = logger
@@ -126,9 +133,10 @@ public final class OpenAIService: @unchecked Sendable {
 
     private func parsingContext(tenant: String) -> ParsingContext {
         let bundle = self.bundle, registry = self.registry, aliases = baseAliases, baseID = baseModelID
+        let maxSequenceTokens = self.maxSequenceTokens
         return ParsingContext(
             tokenizer: bundle.tokenizer, chatTemplate: { try bundle.chatTemplate() },
-            contextLength: bundle.model.config.contextLength, vocabularySize: bundle.model.config.vocabularySize,
+            contextLength: maxSequenceTokens, vocabularySize: bundle.model.config.vocabularySize,
             defaultStopTokens: bundle.defaultStopTokens,
             resolveModel: { name in
                 if name == baseID || aliases.contains(name) { return .base }

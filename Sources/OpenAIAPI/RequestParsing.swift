@@ -188,14 +188,14 @@ enum RequestParsing {
         let room = context.contextLength - longest - virtual
         guard room > 0 else {
             throw .contextLengthExceeded(
-                message: "This model's maximum context length is \(context.contextLength) tokens; the prompt has \(longest)"
+                message: "This server's maximum context length is \(context.contextLength) tokens; the prompt has \(longest)"
                     + (virtual > 0 ? " plus \(virtual) virtual tokens of the adapter." : "."), param: promptParam)
         }
         var maxTokens = try fields.int("max_completion_tokens", in: 1...context.limits.maxTokens)
         if maxTokens == nil { maxTokens = try fields.int("max_tokens", in: 1...context.limits.maxTokens) }
         if let maxTokens, maxTokens > room {
             throw .contextLengthExceeded(
-                message: "This model's maximum context length is \(context.contextLength) tokens. However, you requested "
+                message: "This server's maximum context length is \(context.contextLength) tokens. However, you requested "
                     + "\(longest + virtual + maxTokens) tokens (\(longest + virtual) in the prompt, \(maxTokens) for the completion).",
                 param: fields.value("max_completion_tokens") != nil ? "max_completion_tokens" : "max_tokens")
         }

@@ -46,7 +46,8 @@ public final class SwitchboardServer: @unchecked Sendable {
         cache = PagedKVCache(config: bundle.model.config, megabytes: options.kvCacheMegabytes)
         let generator = Generator(model: bundle.model, cache: cache, tokenizer: bundle.tokenizer,
                                   maxStepTokens: options.engine.maxStepTokens)
-        let service = OpenAIService(bundle: bundle, registry: registry, limits: options.limits, logger: logger)
+        let service = OpenAIService(bundle: bundle, registry: registry, limits: options.limits,
+                                    maxSequenceTokens: cache.blockCount * cache.blockSize, logger: logger)
         self.service = service
         let slot = bridgeSlot
         engine = EngineService(generator: generator, configuration: options.engine, logger: logger) { events in

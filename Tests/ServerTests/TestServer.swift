@@ -32,7 +32,7 @@ let sharedAdapterDirectory: String? = {
 let sharedAdapterNames = ["lora-a", "lora-b", "dora-a", "ia3-a", "prefix-a", "prompt-a"]
 
 /// A server on an ephemeral port over the shared model, stopped when released.
-final class TestServer {
+final class TestServer: @unchecked Sendable {  // immutable after init; each call opens its own connection
     let server: SwitchboardServer
     let port: Int
     let registry = AdapterRegistry()
