@@ -13,7 +13,9 @@ DEB_PACKAGES := libopenblas-dev libuv1-dev libhttp-parser-dev pkg-config
 BIN           = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)/switchboard
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps model build test bench run clean fixtures
+.PHONY: deps model build test bench run loadtest clean fixtures pydeps
+LOADGEN       = LoadTests/.build/$(CONFIG)/loadgen
+WITH_SERVER   = Tests/Compatibility/with-server.sh
 
 ## deps: install the Debian -dev packages the build links against (only those missing).
 deps:
@@ -40,20 +42,41 @@ $(MODEL):
 build: deps
 	$(SWIFT) build -c $(CONFIG)
 
-## test: every test, including the end-to-end ones on the default model.
-test: deps model
+## pydeps: the official openai client, for the compatibility test.
+pydeps:
+	@python3 -c "import openai" 2>/dev/null || python3 -m pip install --quiet openai
+
+## test: every test — unit, model, adapter and server tests; the load generator's tests; then
+## the official openai client and a short verified load run against a real server.
+test: deps model pydeps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	$(SWIFT) test -c $(CONFIG) --skip-build
+	$(SWIFT) build -c $(CONFIG) --build-tests --package-path LoadTests
+	$(SWIFT) test -c $(CONFIG) --skip-build --package-path LoadTests
+	$(WITH_SERVER) $(BIN) --model $(MODEL) --adapters adapters -- \
+	  sh -c 'python3 Tests/Compatibility/openai_client_test.py --base-url $$SWITCHBOARD_URL/v1'
+	Tests/Compatibility/loadgen-smoke.sh $(BIN) $(MODEL) $(LOADGEN)
 
 ## bench: speed of the engine on the default model (see README for what it prints).
 bench: build model
 	$(BIN) bench --model $(MODEL)
 
-## run: serve the default model.
+## run: serve the default model and the example adapters on 127.0.0.1:8080.
 run: build model
-	@echo "Generating with $(MODEL). Try:"
-	@echo "  $(BIN) generate --chat --prompt 'What is the capital of France?'"
-	$(BIN) generate --model $(MODEL) --chat --prompt "What is the capital of France?" --max-tokens 64
+	@echo "Serving $(MODEL) with the adapters in adapters/ on http://127.0.0.1:8080 (Ctrl-C stops it). Try:"
+	@echo "  curl -s http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\"
+	@echo "    -d '{\"model\": \"shout\", \"messages\": [{\"role\": \"user\", \"content\": \"What is the capital of France?\"}]}'"
+	@echo "  curl -s http://127.0.0.1:8080/v1/models"
+	$(BIN) serve --model $(MODEL) --adapters adapters --host 127.0.0.1 --port 8080
+
+## loadtest: start the server, write synthetic adapters, run the standard sweep; report in LoadTests/results/.
+loadtest: build model
+	$(SWIFT) build -c $(CONFIG) --package-path LoadTests
+	rm -rf LoadTests/results/adapters && $(BIN) adapters synth --model $(MODEL) --out LoadTests/results/adapters --count 256 --rank 8 >/dev/null
+	$(WITH_SERVER) $(BIN) --model $(MODEL) --adapters LoadTests/results/adapters --max-queue 4096 -- \
+	  sh -c '$(LOADGEN) sweep --port $${SWITCHBOARD_URL##*:} --adapter-pattern "synth-{i}" --adapters 1,8,64,256 --concurrency 32 \
+	    --requests 256 --prompt-tokens 128 --max-tokens 64 --rates 1,2,4,6,8,10,12,16 --p99-bound-ms 1000 --bound-metric ttft \
+	    --out LoadTests/results/$$(date +%Y%m%d-%H%M%S)'
 
 ## fixtures: regenerate the reference fixtures with transformers (needs torch; not run by CI).
 fixtures: model
@@ -61,4 +84,4 @@ fixtures: model
 	python3 Tests/Fixtures/make_fixtures.py --model $(MODEL)
 
 clean:
-	rm -rf .build
+	rm -rf .build LoadTests/.build
