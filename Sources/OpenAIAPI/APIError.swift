@@ -21,20 +21,25 @@ public enum APIError: Error, Equatable, Sendable {
     case unavailable(message: String)
     /// Missing or wrong API key.
     case unauthorized(message: String)
+    /// A valid key that may not do this (manage an adapter outside its tenant's names).
+    case forbidden(message: String)
     /// An adapter could not be loaded (admin API): the reason is the loader's.
     case adapterRejected(message: String)
     /// A bug or an unexpected failure: the detail is logged, never shown.
     case internalError
+    /// Internal signal, never sent: the named adapter must be reloaded before the request runs.
+    case adapterEvicted(String)
 
     /// HTTP status of the error.
     public var status: Int {
         switch self {
         case .invalidRequest, .contextLengthExceeded, .adapterRejected: return 400
         case .unauthorized: return 401
+        case .forbidden: return 403
         case .modelNotFound, .notFound: return 404
         case .methodNotAllowed: return 405
         case .rateLimited: return 429
-        case .internalError: return 500
+        case .internalError, .adapterEvicted: return 500
         case .unavailable: return 503
         }
     }
@@ -45,9 +50,10 @@ public enum APIError: Error, Equatable, Sendable {
         case .invalidRequest, .contextLengthExceeded, .modelNotFound, .notFound, .methodNotAllowed, .adapterRejected:
             return "invalid_request_error"
         case .unauthorized: return "authentication_error"
+        case .forbidden: return "permission_error"
         case .rateLimited: return "rate_limit_exceeded"
         case .unavailable: return "service_unavailable"
-        case .internalError: return "server_error"
+        case .internalError, .adapterEvicted: return "server_error"
         }
     }
 
@@ -62,8 +68,9 @@ public enum APIError: Error, Equatable, Sendable {
         case .rateLimited: return "rate_limit_exceeded"
         case .unavailable: return "service_unavailable"
         case .unauthorized: return "invalid_api_key"
+        case .forbidden: return "forbidden"
         case .adapterRejected: return "adapter_rejected"
-        case .internalError: return "internal_error"
+        case .internalError, .adapterEvicted: return "internal_error"
         }
     }
 
@@ -80,12 +87,12 @@ public enum APIError: Error, Equatable, Sendable {
     public var message: String {
         switch self {
         case let .invalidRequest(message, _), let .contextLengthExceeded(message, _), let .rateLimited(message, _),
-             let .unavailable(message), let .unauthorized(message), let .adapterRejected(message):
+             let .unavailable(message), let .unauthorized(message), let .adapterRejected(message), let .forbidden(message):
             return message
         case let .modelNotFound(name): return "The model '\(name)' does not exist or you do not have access to it."
         case let .notFound(path): return "No route for \(path)."
         case let .methodNotAllowed(method, allowed): return "\(method) is not allowed here; use \(allowed.joined(separator: " or "))."
-        case .internalError: return "The server had an error while processing your request."
+        case .internalError, .adapterEvicted: return "The server had an error while processing your request."
         }
     }
 

@@ -31,8 +31,8 @@ final class GenerationSession {
     private var choices: [Choice]
     private var firstTokenAt: Double?
     private var failure: APIError?
-    /// Called once the session is over (response sent or client gone), to forget it.
-    var onEnd: (() -> Void)?
+    /// Called once the session is over (response sent or client gone) with the tokens it used.
+    var onEnd: ((Int) -> Void)?
 
     init(plan: GenerationPlan, firstID: UInt64, writer: HTTPResponseWriter, tokenizer: BPETokenizer,
          metrics: ServerMetrics, logger: Logger, startedAt: Double) {
@@ -105,7 +105,7 @@ final class GenerationSession {
         guard failure == nil else { return }
         failure = .internalError
         log(status: 499, now: now)
-        onEnd?()
+        onEnd?(usedTokens)
     }
 
     // MARK: - Writing
@@ -140,7 +140,7 @@ final class GenerationSession {
         }
         metrics.countTokens(model: plan.model, tenant: plan.tenant, prompt: usage.promptTokens, generated: usage.completionTokens)
         log(status: 200, now: now)
-        onEnd?()
+        onEnd?(usedTokens)
     }
 
     private func fail(_ error: APIError, now: Double) {
@@ -157,11 +157,13 @@ final class GenerationSession {
             }
         }
         log(status: error.status, now: now)
-        onEnd?()
+        onEnd?(usedTokens)
     }
 
     /// Whether the session already ended (events for its other choices are then ignored).
     var isOver: Bool { failure != nil || choices.allSatisfy(\.done) }
+
+    private var usedTokens: Int { totalUsage.promptTokens + totalUsage.completionTokens }
 
     private var totalUsage: Usage {
         let prompt = choices.enumerated().reduce(0) { total, entry in

@@ -19,6 +19,8 @@ struct ParsingContext {
 enum ModelChoice {
     case base
     case adapter(Adapter)
+    /// A known adapter evicted under the memory budget: reload, then parse again.
+    case evicted(String)
 }
 
 /// Bounds on what one request may ask for.
@@ -159,6 +161,7 @@ enum RequestParsing {
         switch context.resolveModel(model) {
         case .base?: adapter = nil
         case .adapter(let found)?: adapter = found
+        case .evicted(let name)?: throw .adapterEvicted(name)
         case nil: throw .modelNotFound(model)
         }
         let scale = try fields.number("adapter_scale", in: -16...16).map(Float.init)

@@ -136,7 +136,9 @@ struct ModelList: Encodable {
         let bytes: Int
         let virtualTokens: Int
         let base: String
-        enum CodingKeys: String, CodingKey { case kind, rank, version, bytes, virtualTokens = "virtual_tokens", base }
+        /// False when evicted under the memory budget (reloaded on the next request).
+        let resident: Bool
+        enum CodingKeys: String, CodingKey { case kind, rank, version, bytes, virtualTokens = "virtual_tokens", base, resident }
     }
     let object = "list"
     let data: [Model]

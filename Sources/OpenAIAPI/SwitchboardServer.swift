@@ -14,6 +14,13 @@ public struct ServerOptions: Sendable {
     /// Time in-flight requests get after a shutdown request.
     public var drainDeadline: Duration = .seconds(30)
     public var limits = APILimits()
+    /// Folder of adapter folders loaded at start and watched for changes (nil: none).
+    public var adapterDirectory: String?
+    /// More folders the admin API may load adapters from (the adapter directory always may).
+    public var adapterRoots: [String] = []
+    public var adapterLimits = AdapterLimits()
+    /// Callers and their permissions; nil accepts everyone (loopback only).
+    public var tenants: TenantsFile?
 
     /// Defaults: 127.0.0.1:8080, 64 running, 512-token steps, 512 MiB of KV cache.
     public init() {}
@@ -35,6 +42,7 @@ public final class SwitchboardServer: @unchecked Sendable {
     private var loop: EventLoop?
     private var http: HTTPServer?
     private var signals: [SignalWatcher] = []
+    private var directoryWatch: AdapterDirectoryWatch?
     private var shuttingDown = false
     private let stopped = NSCondition()
     private var hasStopped = false
@@ -46,7 +54,9 @@ public final class SwitchboardServer: @unchecked Sendable {
         cache = PagedKVCache(config: bundle.model.config, megabytes: options.kvCacheMegabytes)
         let generator = Generator(model: bundle.model, cache: cache, tokenizer: bundle.tokenizer,
                                   maxStepTokens: options.engine.maxStepTokens)
-        let service = OpenAIService(bundle: bundle, registry: registry, limits: options.limits,
+        let service = OpenAIService(bundle: bundle, registry: registry,
+                                    adapterRoots: options.adapterRoots + [options.adapterDirectory].compactMap { $0 },
+                                    adapterLimits: options.adapterLimits, tenants: options.tenants, limits: options.limits,
                                     maxSequenceTokens: cache.blockCount * cache.blockSize, logger: logger)
         self.service = service
         let slot = bridgeSlot
@@ -54,6 +64,7 @@ public final class SwitchboardServer: @unchecked Sendable {
             slot.post { service.receive(events) }
         }
         service.attach(engine)
+        if let directory = options.adapterDirectory { service.manager.loadDirectoryNow(directory) }
     }
 
     /// Listens, starts the engine, calls `onListening` with the bound port, then serves until
@@ -68,6 +79,10 @@ public final class SwitchboardServer: @unchecked Sendable {
         }
         self.http = http
         let port = try http.start()
+        service.useLoop(loop)
+        if let directory = options.adapterDirectory {
+            directoryWatch = try AdapterDirectoryWatch(directory: directory, loop: loop, manager: service.manager, logger: logger)
+        }
         engine.start()
         if handleSignals {
             signals = try [SIGINT, SIGTERM].map { number in
@@ -131,6 +146,7 @@ public final class SwitchboardServer: @unchecked Sendable {
         engine.drain()
         http?.shutdown(deadline: options.drainDeadline) { [self] in
             engine.stop()
+            directoryWatch?.close()
             for watcher in signals { watcher.close() }
             bridgeSlot.close()
             loop?.stop()

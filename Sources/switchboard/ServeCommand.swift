@@ -14,8 +14,14 @@ struct ServeCommand: ParsableCommand {
 
     @Option(help: "A .gguf file or a Hugging Face model directory (default: \(defaultModelPath)).")
     var model: String?
-    @Option(help: "Directory of PEFT adapter folders, each served under its folder name.")
+    @Option(help: "Directory of PEFT adapter folders, each served under its folder name; watched for changes.")
     var adapters: String?
+    @Option(name: .long, help: "Another folder the admin API may load adapters from (repeatable).")
+    var adapterRoot: [String] = []
+    @Option(name: .long, help: "Memory for resident adapters, in MiB; least recently used ones are evicted (default: no limit).")
+    var adapterMemoryMb: Int?
+    @Option(help: "Tenants file (JSON): API keys (SHA-256), their adapters and limits. Required to listen beyond loopback.")
+    var tenants: String?
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
     @Option(help: "Port (0 picks a free one).")
@@ -45,9 +51,10 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("limits must be positive")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
-        guard ["127.0.0.1", "localhost", "::1"].contains(host) else {
-            throw ValidationError("without a tenants file the server accepts unauthenticated requests, so it binds to loopback only (127.0.0.1 or ::1)")
+        guard tenants != nil || ["127.0.0.1", "localhost", "::1"].contains(host) else {
+            throw ValidationError("without --tenants the server accepts unauthenticated requests, so it binds to loopback only (127.0.0.1 or ::1)")
         }
+        if let adapterMemoryMb, adapterMemoryMb <= 0 { throw ValidationError("--adapter-memory-mb must be positive") }
     }
 
     func run() throws {
@@ -58,39 +65,25 @@ struct ServeCommand: ParsableCommand {
         let config = bundle.model.config
         logger.info("loaded \(config.name): \(config.layerCount) layers, hidden \(config.hiddenSize), context \(config.contextLength), in \(String(format: "%.2f", now() - loadStart)) s")
 
-        let registry = AdapterRegistry()
-        let limits = AdapterLimits(maxRank: maxAdapterRank)
-        if let adapters { loadAdapterDirectory(adapters, bundle: bundle, registry: registry, limits: limits, logger: logger) }
-
+        let registry = AdapterRegistry(memoryBudget: adapterMemoryMb.map { $0 * 1_048_576 })
+        let tenantsFile = try tenants.map { try TenantsFile.load(path: $0) }
         var options = ServerOptions()
         options.http = HTTPServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyKb * 1024, maxConnections: maxConnections)
         options.engine = EngineConfiguration(maxRunning: maxRunning, maxStepTokens: maxStepTokens, maxWaiting: maxQueue)
         options.kvCacheMegabytes = kvCacheMb
         options.drainDeadline = .seconds(drainSeconds)
+        options.adapterDirectory = adapters
+        options.adapterRoots = adapterRoot
+        options.adapterLimits = AdapterLimits(maxRank: maxAdapterRank)
+        options.tenants = tenantsFile
         let server = try SwitchboardServer(bundle: bundle, registry: registry, options: options, logger: logger)
         try server.run(handleSignals: true) { boundPort in
-            let names = registry.all.map { "\($0.adapter.name) (\($0.adapter.kind.rawValue))" }
-            logger.info("switchboard listening on http://\(host):\(boundPort) — model '\(server.service.baseModelID)', \(names.count) adapter(s)\(names.isEmpty ? "" : ": " + names.joined(separator: ", ")); unauthenticated (loopback only)")
+            let names = registry.all.map { "\($0.name) (\($0.kind.rawValue))" }
+            let access = tenantsFile.map { "\($0.tenants.count) tenant(s), API keys required" } ?? "unauthenticated (loopback only)"
+            logger.info("switchboard listening on http://\(host):\(boundPort) — model '\(server.service.baseModelID)', \(names.count) adapter(s)\(names.isEmpty ? "" : ": " + names.joined(separator: ", ")); \(access)")
             // A line on stdout that scripts can wait for.
             FileHandle.standardOutput.write(Data("listening on http://\(host):\(boundPort)\n".utf8))
         }
         logger.info("stopped")
-    }
-
-    /// Loads every adapter folder of `directory` (a folder with adapter_config.json); a folder
-    /// that does not load is logged with its reason and skipped.
-    func loadAdapterDirectory(_ directory: String, bundle: ModelBundle, registry: AdapterRegistry, limits: AdapterLimits,
-                              logger: Logger) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        for name in names.sorted() where FileManager.default.fileExists(atPath: "\(directory)/\(name)/\(AdapterLoader.configFile)") {
-            let start = now()
-            do {
-                let adapter = try bundle.loadAdapter(directory: "\(directory)/\(name)", name: name, version: registry.makeVersion(),
-                                                     limits: limits)
-                registry.install(adapter, loadSeconds: now() - start)
-            } catch {
-                logger.warning("adapter \(name) not loaded: \(error)")
-            }
-        }
     }
 }

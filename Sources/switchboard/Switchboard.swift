@@ -8,7 +8,7 @@ struct Switchboard: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "A multi-adapter LLM inference engine for Llama-family models.",
-        subcommands: [ServeCommand.self, GenerateCommand.self, AdaptersCommand.self, BenchCommand.self])
+        subcommands: [ServeCommand.self, GenerateCommand.self, AdaptersCommand.self, TenantsCommand.self, BenchCommand.self])
 }
 
 /// Where the default model lives (fetched by `make model`).

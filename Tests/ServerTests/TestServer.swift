@@ -35,15 +35,16 @@ let sharedAdapterNames = ["lora-a", "lora-b", "dora-a", "ia3-a", "prefix-a", "pr
 final class TestServer: @unchecked Sendable {  // immutable after init; each call opens its own connection
     let server: SwitchboardServer
     let port: Int
-    let registry = AdapterRegistry()
+    let registry: AdapterRegistry
 
-    init(configure: (inout ServerOptions) -> Void = { _ in }) throws {
+    init(preload: Bool = true, registry: AdapterRegistry = AdapterRegistry(), configure: (inout ServerOptions) -> Void = { _ in }) throws {
         guard let bundle = sharedBundle, let adapters = sharedAdapterDirectory else {
             throw ClientError(description: "the default model is missing: run `make model`")
         }
-        for name in sharedAdapterNames {
+        self.registry = registry
+        for name in sharedAdapterNames where preload {
             let adapter = try bundle.loadAdapter(directory: adapters + "/" + name, name: name, version: registry.makeVersion())
-            registry.install(adapter, loadSeconds: 0)
+            registry.install(adapter, origin: .api, loadSeconds: 0)
         }
         var options = ServerOptions()
         options.http.port = 0
@@ -66,10 +67,26 @@ final class TestServer: @unchecked Sendable {  // immutable after init; each cal
         try RawHTTPClient(port: port).call(method, path, body: body)
     }
 
-    /// POST with a JSON object body.
-    func post(_ path: String, _ object: [String: Any]) throws -> RawResponse {
+    /// POST with a JSON object body (and optional extra headers, e.g. Authorization).
+    func post(_ path: String, _ object: [String: Any], headers: [String] = []) throws -> RawResponse {
         let data = try JSONSerialization.data(withJSONObject: object)
-        return try call("POST", path, body: String(decoding: data, as: UTF8.self))
+        let client = try RawHTTPClient(port: port)
+        try client.send(RawHTTPClient.request("POST", path, body: String(decoding: data, as: UTF8.self), headers: headers))
+        return try client.readResponse()
+    }
+
+    /// Any request with extra headers.
+    func send(_ method: String, _ path: String, headers: [String]) throws -> RawResponse {
+        let client = try RawHTTPClient(port: port)
+        try client.send(RawHTTPClient.request(method, path, headers: headers))
+        return try client.readResponse()
+    }
+
+    /// The generated text of a greedy completion.
+    func greedyText(model: String, prompt: String, maxTokens: Int = 12, headers: [String] = []) throws -> String? {
+        let response = try post("/v1/completions", ["model": model, "prompt": prompt, "max_tokens": maxTokens, "temperature": 0],
+                                headers: headers)
+        return (response.json["choices"] as? [[String: Any]])?.first?["text"] as? String
     }
 
     /// Waits until the engine has nothing running or waiting (or `seconds` pass).
@@ -86,3 +103,26 @@ final class TestServer: @unchecked Sendable {  // immutable after init; each cal
 
 /// The base model's id in /v1/models.
 let baseModelID = "SmolLM2-135M-Instruct"
+
+/// A fresh scratch folder (removed at exit of the test process is not needed: tmp).
+func scratchDirectory(_ label: String) -> String {
+    let path = NSTemporaryDirectory() + "switchboard-\(label)-" + UUID().uuidString
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Copies shared synthetic adapter `name` to `target`.
+func copySharedAdapter(_ name: String, to target: String) throws {
+    try? FileManager.default.removeItem(atPath: target)
+    try FileManager.default.copyItem(atPath: sharedAdapterDirectory! + "/" + name, toPath: target)
+}
+
+/// Polls `condition` every 50 ms for up to `seconds`.
+func eventually(seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(50_000)
+    }
+    return try condition()
+}
