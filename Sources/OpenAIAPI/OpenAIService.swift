@@ -144,10 +144,10 @@ public final class OpenAIService: @unchecked Sendable {
             }
             return
         } catch {
-            return respondError(writer, route: route, error)
+            return respondError(writer, route: route, error, tenant: caller.tenantName)
         }
         if case .tenant(let tenant) = caller, let refusal = limiter.admit(tenant, choices: plan.choiceCount, now: monotonicSeconds()) {
-            return respondError(writer, route: route, refusal, model: plan.model)
+            return respondError(writer, route: route, refusal, model: plan.model, tenant: tenant.name)
         }
         let firstID = nextRequestID
         nextRequestID += UInt64(plan.choiceCount)
@@ -155,7 +155,7 @@ public final class OpenAIService: @unchecked Sendable {
             try engine.submit(plan.engineRequests(firstID: firstID))
         } catch {
             if !plan.tenant.isEmpty { limiter.finish(plan.tenant, tokens: 0, now: monotonicSeconds()) }
-            return respondError(writer, route: route, APIError.from(error), model: plan.model)
+            return respondError(writer, route: route, APIError.from(error), model: plan.model, tenant: plan.tenant)
         }
         let session = GenerationSession(plan: plan, firstID: firstID, writer: writer, tokenizer: bundle.tokenizer,
                                         metrics: metrics, logger: logger, startedAt: startedAt)
@@ -219,7 +219,7 @@ public final class OpenAIService: @unchecked Sendable {
         metrics.countRequest(route: route, model: nil, status: status)
     }
 
-    func respondError(_ writer: HTTPResponseWriter, route: String, _ error: Error, model: String? = nil) {
+    func respondError(_ writer: HTTPResponseWriter, route: String, _ error: Error, model: String? = nil, tenant: String = "") {
         let apiError: APIError
         if let known = error as? APIError { apiError = known } else {
             logger.error("internal error on \(route): \(error)")
@@ -227,7 +227,7 @@ public final class OpenAIService: @unchecked Sendable {
         }
         writer.respond(status: apiError.status, headers: apiError.headers + [("Content-Type", "application/json")],
                        body: apiError.body)
-        metrics.countRequest(route: route, model: model, status: apiError.status)
+        metrics.countRequest(route: route, model: model, status: apiError.status, tenant: tenant)
         if apiError.status >= 500 || apiError.status == 429 {
             logger.warning("\(route) → \(apiError.status): \(apiError.message)")
         }
