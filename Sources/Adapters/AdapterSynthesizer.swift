@@ -12,15 +12,18 @@ public struct SyntheticAdapterSpec: Sendable, Equatable {
     public var virtualTokens: Int
     /// Seed of the weights: the same spec writes the same bytes.
     public var seed: UInt64
+    /// Multiplies the size of the random changes (1: subtle, like a lightly trained adapter).
+    public var strength: Float
 
     /// A spec; defaults give a rank-8 LoRA on q and v.
     public init(kind: AdapterKind = .lora, rank: Int = 8, targets: [ProjectionModule] = [.q, .v], virtualTokens: Int = 16,
-                seed: UInt64 = 0) {
+                seed: UInt64 = 0, strength: Float = 1) {
         self.kind = kind
         self.rank = rank
         self.targets = targets
         self.virtualTokens = virtualTokens
         self.seed = seed
+        self.strength = strength
     }
 }
 
@@ -50,7 +53,7 @@ public enum AdapterSynthesizer {
                     tensors.add(key + ".lora_A.weight", shape: [spec.rank, inFeatures],
                                 values: random.uniform(count: spec.rank * inFeatures, bound: bound))
                     tensors.add(key + ".lora_B.weight", shape: [outFeatures, spec.rank],
-                                values: random.uniform(count: outFeatures * spec.rank, bound: 0.02))
+                                values: random.uniform(count: outFeatures * spec.rank, bound: 0.02 * spec.strength))
                     if spec.kind == .dora {
                         guard let weights else { throw AdapterError.unsupported(file: directory, what: "DoRA without base weights", hint: "pass the model") }
                         let w = weights.weight(layer: layer, module: module)
@@ -72,7 +75,7 @@ public enum AdapterSynthesizer {
                     let scalesInput = feedForward.contains(module)
                     let count = scalesInput ? base.inFeatures(module) : base.outFeatures(module)
                     tensors.add(prefix + module.key(layer: layer) + ".ia3_l", shape: scalesInput ? [1, count] : [count, 1],
-                                values: random.uniform(count: count, bound: 0.1).map { 1 + $0 })
+                                values: random.uniform(count: count, bound: min(0.1 * spec.strength, 0.9)).map { 1 + $0 })
                 }
             }
         case .prefixTuning:
@@ -81,13 +84,13 @@ public enum AdapterSynthesizer {
                           "num_layers": base.layerCount, "num_attention_heads": base.kvHeadCount,
                           "num_transformer_submodules": 1, "prefix_projection": false]) { $1 }
             tensors.add("prompt_embeddings", shape: [spec.virtualTokens, width],
-                        values: random.uniform(count: spec.virtualTokens * width, bound: 0.5))
+                        values: random.uniform(count: spec.virtualTokens * width, bound: 0.5 * spec.strength))
         case .promptTuning:
             config.merge(["peft_type": "PROMPT_TUNING", "num_virtual_tokens": spec.virtualTokens, "token_dim": base.hiddenSize,
                           "num_layers": base.layerCount, "num_transformer_submodules": 1,
                           "prompt_tuning_init": "RANDOM"]) { $1 }
             tensors.add("prompt_embeddings", shape: [spec.virtualTokens, base.hiddenSize],
-                        values: random.uniform(count: spec.virtualTokens * base.hiddenSize, bound: 0.05))
+                        values: random.uniform(count: spec.virtualTokens * base.hiddenSize, bound: 0.05 * spec.strength))
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])

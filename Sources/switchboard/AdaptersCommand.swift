@@ -37,6 +37,8 @@ struct SynthCommand: ParsableCommand {
     var prefix = "synth-"
     @Option(help: "Seed of the first adapter (the i-th uses seed + i).")
     var seed: UInt64 = 1
+    @Option(help: "Size of the random changes (1: subtle; 5-10: clearly different outputs).")
+    var strength: Float = 1
 
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
@@ -67,7 +69,7 @@ struct SynthCommand: ParsableCommand {
             // IA³'s usual Llama targets are k, v and down (down scaled on its input).
             let thisTargets = thisKind == .ia3 && kind == "mix" ? [.k, .v, .down] : modules
             let spec = SyntheticAdapterSpec(kind: thisKind, rank: rank, targets: thisTargets, virtualTokens: virtualTokens,
-                                            seed: seed &+ UInt64(i))
+                                            seed: seed &+ UInt64(i), strength: strength)
             let directory = out + "/" + prefix + String(i)
             try AdapterSynthesizer.write(spec, base: shape, weights: bundle.model, baseName: shape.names.last,
                                          to: directory)
