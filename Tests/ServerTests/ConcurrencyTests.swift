@@ -27,24 +27,26 @@ final class ResultBox: @unchecked Sendable {
     var values: [[Int]?] { lock.withLock { storage } }
 }
 
-@Suite("Continuous batching over HTTP", .enabled(if: Fixtures.hasSmolLM2))
-struct ConcurrencyTests {
-    @Test("64 concurrent greedy requests over the base and every adapter kind equal the same requests one by one")
-    func concurrentEqualsSequential() throws {
-        let server = try TestServer()
-        let models = [baseModelID] + sharedAdapterNames
-        let topics = ["the sea", "a robot", "music", "winter", "bread", "the moon", "trains", "a garden"]
-        let bodies: [[String: Any]] = (0..<64).map { i in
-            ["model": models[i % models.count], "prompt": "Write one sentence about \(topics[i % topics.count]).",
-             "max_tokens": 12 + i % 5, "temperature": 0, "return_token_ids": true]
+extension ServerSuites {
+    @Suite("Continuous batching over HTTP", .enabled(if: Fixtures.hasSmolLM2))
+    struct ConcurrencyTests {
+        @Test("64 concurrent greedy requests over the base and every adapter kind equal the same requests one by one")
+        func concurrentEqualsSequential() throws {
+            let server = try TestServer()
+            let models = [baseModelID] + sharedAdapterNames
+            let topics = ["the sea", "a robot", "music", "winter", "bread", "the moon", "trains", "a garden"]
+            let bodies: [[String: Any]] = (0..<64).map { i in
+                ["model": models[i % models.count], "prompt": "Write one sentence about \(topics[i % topics.count]).",
+                 "max_tokens": 12 + i % 5, "temperature": 0, "return_token_ids": true]
+            }
+            let together = completions(server, bodies, concurrently: true)
+            let alone = completions(server, bodies, concurrently: false)
+            #expect(together.allSatisfy { $0 != nil } && alone.allSatisfy { $0 != nil })
+            for i in bodies.indices {
+                #expect(together[i] == alone[i], "request \(i) (\(bodies[i]["model"]!))")
+            }
+            let snapshot = server.waitUntilIdle()
+            #expect(snapshot.kvBlocksUsed == 0)
         }
-        let together = completions(server, bodies, concurrently: true)
-        let alone = completions(server, bodies, concurrently: false)
-        #expect(together.allSatisfy { $0 != nil } && alone.allSatisfy { $0 != nil })
-        for i in bodies.indices {
-            #expect(together[i] == alone[i], "request \(i) (\(bodies[i]["model"]!))")
-        }
-        let snapshot = server.waitUntilIdle()
-        #expect(snapshot.kvBlocksUsed == 0)
     }
 }
