@@ -13,7 +13,7 @@ DEB_PACKAGES := libopenblas-dev libuv1-dev libhttp-parser-dev libssl-dev pkg-con
 BIN           = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)/switchboard
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps model build test bench run loadtest clean fixtures pydeps
+.PHONY: deps model build test bench bench-server run loadtest clean fixtures pydeps
 LOADGEN       = LoadTests/.build/$(CONFIG)/loadgen
 WITH_SERVER   = Tests/Compatibility/with-server.sh
 
@@ -60,6 +60,15 @@ test: deps model pydeps
 ## bench: speed of the engine on the default model (see README for what it prints).
 bench: build model
 	$(BIN) bench --model $(MODEL)
+
+## bench-server: the server's streaming throughput and latency at 1, 8, 32 and 64 clients (128-token
+## prompts, 128 generated), next to the engine's own batch-32 decode rate measured in the same run.
+bench-server: build model
+	$(SWIFT) build -c $(CONFIG) --package-path LoadTests
+	$(BIN) bench --model $(MODEL) --no-adapters --batch-sizes 32 --prompt-lengths 128 --repeats 3 | grep -E "decode batch|sgemm"
+	$(WITH_SERVER) $(BIN) --model $(MODEL) -- \
+	  sh -c '$(LOADGEN) sweep --port $${SWITCHBOARD_URL##*:} --adapters 0 --concurrency 1,8,32,64 --duration 30 \
+	    --prompt-tokens 128 --max-tokens 128 --stream --out LoadTests/results/server-$$(date +%Y%m%d-%H%M%S)'
 
 ## run: serve the default model and the example adapters on 127.0.0.1:8080.
 run: build model

@@ -1,7 +1,7 @@
-// LoRA shrink/expand for small row counts, one adapter segment per task.
-// Plain AVX2/FMA loops: a decode step has one or a few rows per adapter, where a BLAS call's
-// fixed cost would exceed the arithmetic. Each row's sums run in a fixed order, so a row's
-// result does not depend on how many rows share its segment.
+// LoRA shrink/expand, one adapter segment's rows per task, up to 4 rows at a time sharing
+// each load of A and Bᵀ. Plain AVX2/FMA loops: a decode step has one or a few rows per adapter,
+// where a BLAS call's fixed cost would exceed the arithmetic. Each row's sums run in a fixed
+// order, so a row's result does not depend on how many rows share its segment or group.
 #include "ckernels.h"
 #include <immintrin.h>
 #include <math.h>
@@ -14,45 +14,65 @@ static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/// u[k] = x · A[k, :] for k < rank.
-static void shrink_row(const float *x, const float *a, int rank, int in, float *u) {
+/// Rows processed together: A and Bᵀ are read once per group instead of once per row.
+#define ROW_GROUP 4
+
+/// shrink for up to ROW_GROUP rows at once; each row's sums run in exactly the order of
+/// `shrink_row`, so a row's result does not depend on the group it is in.
+static void shrink_rows(const float *const *xs, int n, const float *a, int rank, int in, float (*u)[SB_LOWRANK_MAX_RANK]) {
     for (int k = 0; k < rank; k++) {
         const float *ak = a + (int64_t)k * in;
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        __m256 acc0[ROW_GROUP], acc1[ROW_GROUP];
+        for (int r = 0; r < n; r++) { acc0[r] = _mm256_setzero_ps(); acc1[r] = _mm256_setzero_ps(); }
         int i = 0;
         for (; i + 16 <= in; i += 16) {
-            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(ak + i), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(ak + i + 8), acc1);
+            __m256 w0 = _mm256_loadu_ps(ak + i), w1 = _mm256_loadu_ps(ak + i + 8);
+            for (int r = 0; r < n; r++) {
+                acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i), w0, acc0[r]);
+                acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i + 8), w1, acc1[r]);
+            }
         }
-        for (; i + 8 <= in; i += 8)
-            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(ak + i), acc0);
-        float sum = hsum8(_mm256_add_ps(acc0, acc1));
-        for (; i < in; i++) sum += x[i] * ak[i];
-        u[k] = sum;
+        for (; i + 8 <= in; i += 8) {
+            __m256 w0 = _mm256_loadu_ps(ak + i);
+            for (int r = 0; r < n; r++) acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i), w0, acc0[r]);
+        }
+        for (int r = 0; r < n; r++) {
+            float sum = hsum8(_mm256_add_ps(acc0[r], acc1[r]));
+            for (int t = i; t < in; t++) sum += xs[r][t] * ak[t];
+            u[r][k] = sum;
+        }
     }
 }
 
-/// y[j] = c_j·y[j] + Σ_k u[k]·Bᵀ[k, j], u already multiplied by the scale.
-static void expand_row(const float *u, const float *bt, int rank, int out, const float *gain,
-                       float gain_weight, float *y) {
+/// expand for up to ROW_GROUP rows at once, in exactly the order of `expand_row` per row.
+static void expand_rows(float (*u)[SB_LOWRANK_MAX_RANK], int n, const float *bt, int rank, int out, const float *gain,
+                        float gain_weight, float *const *ys) {
     int j = 0;
     for (; j + 8 <= out; j += 8) {
-        __m256 acc = _mm256_loadu_ps(y + j);
+        __m256 acc[ROW_GROUP];
+        __m256 c = _mm256_set1_ps(1.0f);
         if (gain) {
             __m256 g = _mm256_loadu_ps(gain + j);
-            __m256 c = _mm256_add_ps(_mm256_set1_ps(1.0f),
-                                     _mm256_mul_ps(_mm256_set1_ps(gain_weight), _mm256_sub_ps(g, _mm256_set1_ps(1.0f))));
-            acc = _mm256_mul_ps(acc, c);
+            c = _mm256_add_ps(_mm256_set1_ps(1.0f),
+                              _mm256_mul_ps(_mm256_set1_ps(gain_weight), _mm256_sub_ps(g, _mm256_set1_ps(1.0f))));
         }
-        for (int k = 0; k < rank; k++)
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(u[k]), _mm256_loadu_ps(bt + (int64_t)k * out + j), acc);
-        _mm256_storeu_ps(y + j, acc);
+        for (int r = 0; r < n; r++) {
+            acc[r] = _mm256_loadu_ps(ys[r] + j);
+            if (gain) acc[r] = _mm256_mul_ps(acc[r], c);
+        }
+        for (int k = 0; k < rank; k++) {
+            __m256 w = _mm256_loadu_ps(bt + (int64_t)k * out + j);
+            for (int r = 0; r < n; r++) acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(u[r][k]), w, acc[r]);
+        }
+        for (int r = 0; r < n; r++) _mm256_storeu_ps(ys[r] + j, acc[r]);
     }
-    for (; j < out; j++) {
-        float acc = y[j];
-        if (gain) acc *= 1.0f + gain_weight * (gain[j] - 1.0f);
-        for (int k = 0; k < rank; k++) acc = fmaf(u[k], bt[(int64_t)k * out + j], acc);
-        y[j] = acc;
+    for (int r = 0; r < n; r++) {
+        for (int t = j; t < out; t++) {
+            float value = ys[r][t];
+            if (gain) value *= 1.0f + gain_weight * (gain[t] - 1.0f);
+            for (int k = 0; k < rank; k++) value = fmaf(u[r][k], bt[(int64_t)k * out + t], value);
+            ys[r][t] = value;
+        }
     }
 }
 
@@ -66,15 +86,22 @@ typedef struct {
 
 static void lowrank_range(void *p, int begin, int end) {
     const lowrank_ctx *ctx = p;
-    float u[SB_LOWRANK_MAX_RANK];
+    float u[ROW_GROUP][SB_LOWRANK_MAX_RANK];
     for (int t = begin; t < end; t++) {
         const sb_lowrank_task *task = &ctx->tasks[t];
-        for (int r = 0; r < task->rows; r++) {
-            int64_t row = task->first_row + r;
-            shrink_row(ctx->x + row * ctx->ldx, task->a, task->rank, task->in_features, u);
-            for (int k = 0; k < task->rank; k++) u[k] *= task->scale;
-            expand_row(u, task->bt, task->rank, task->out_features, task->gain, task->gain_weight,
-                       ctx->y + row * ctx->ldy + task->y_offset);
+        for (int first = 0; first < task->rows; first += ROW_GROUP) {
+            int n = task->rows - first < ROW_GROUP ? task->rows - first : ROW_GROUP;
+            const float *xs[ROW_GROUP];
+            float *ys[ROW_GROUP];
+            for (int r = 0; r < n; r++) {
+                int64_t row = task->first_row + first + r;
+                xs[r] = ctx->x + row * ctx->ldx;
+                ys[r] = ctx->y + row * ctx->ldy + task->y_offset;
+            }
+            shrink_rows(xs, n, task->a, task->rank, task->in_features, u);
+            for (int r = 0; r < n; r++)
+                for (int k = 0; k < task->rank; k++) u[r][k] *= task->scale;
+            expand_rows(u, n, task->bt, task->rank, task->out_features, task->gain, task->gain_weight, ys);
         }
     }
 }
