@@ -53,6 +53,7 @@ test: deps model pydeps
 	$(SWIFT) test -c $(CONFIG) --skip-build
 	$(SWIFT) build -c $(CONFIG) --build-tests --package-path LoadTests
 	$(SWIFT) test -c $(CONFIG) --skip-build --package-path LoadTests
+	@mkdir -p adapters
 	$(WITH_SERVER) $(BIN) --model $(MODEL) --adapters adapters -- \
 	  sh -c 'python3 Tests/Compatibility/openai_client_test.py --base-url $$SWITCHBOARD_URL/v1'
 	Tests/Compatibility/loadgen-smoke.sh $(BIN) $(MODEL) $(LOADGEN)
@@ -72,6 +73,7 @@ bench-server: build model
 
 ## run: serve the default model and the example adapters on 127.0.0.1:8080.
 run: build model
+	@mkdir -p adapters
 	@echo "Serving $(MODEL) with the adapters in adapters/ on http://127.0.0.1:8080 (Ctrl-C stops it). Try:"
 	@echo "  curl -s http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\"
 	@echo "    -d '{\"model\": \"shout\", \"messages\": [{\"role\": \"user\", \"content\": \"What is the capital of France?\"}]}'"

@@ -55,6 +55,12 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("without --tenants the server accepts unauthenticated requests, so it binds to loopback only (127.0.0.1 or ::1)")
         }
         if let adapterMemoryMb, adapterMemoryMb <= 0 { throw ValidationError("--adapter-memory-mb must be positive") }
+        for directory in [adapters].compactMap({ $0 }) + adapterRoot {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("no adapter directory at \(directory)")
+            }
+        }
     }
 
     func run() throws {
