@@ -86,7 +86,7 @@ loadtest: build model
 	rm -rf LoadTests/results/adapters && $(BIN) adapters synth --model $(MODEL) --out LoadTests/results/adapters --count 256 --rank 8 >/dev/null
 	$(WITH_SERVER) $(BIN) --model $(MODEL) --adapters LoadTests/results/adapters --max-queue 4096 -- \
 	  sh -c '$(LOADGEN) sweep --port $${SWITCHBOARD_URL##*:} --adapter-pattern "synth-{i}" --adapters 1,8,64,256 --concurrency 32 \
-	    --requests 256 --prompt-tokens 128 --max-tokens 64 --rates 1,2,4,6,8,10,12,16 --p99-bound-ms 1000 --bound-metric ttft \
+	    --duration 30 --prompt-tokens 128 --max-tokens 64 --rates 1,2,3,4,6,8 --p99-bound-ms 1000 --bound-metric ttft \
 	    --out LoadTests/results/$$(date +%Y%m%d-%H%M%S)'
 
 ## fixtures: regenerate the reference fixtures with transformers (needs torch; not run by CI).
