@@ -69,7 +69,7 @@ bench-server: build model
 	$(BIN) bench --model $(MODEL) --no-adapters --batch-sizes 32 --prompt-lengths 128 --repeats 3 | grep -E "decode batch|sgemm"
 	$(WITH_SERVER) $(BIN) --model $(MODEL) -- \
 	  sh -c '$(LOADGEN) sweep --port $${SWITCHBOARD_URL##*:} --adapters 0 --concurrency 1,8,32,64 --duration 30 \
-	    --prompt-tokens 128 --max-tokens 128 --stream --out LoadTests/results/server-$$(date +%Y%m%d-%H%M%S)'
+	    --prompt-tokens 128 --max-tokens 128 --ignore-eos --stream --out LoadTests/results/server-$$(date +%Y%m%d-%H%M%S)'
 
 ## run: serve the default model and the example adapters on 127.0.0.1:8080.
 run: build model
@@ -86,7 +86,7 @@ loadtest: build model
 	rm -rf LoadTests/results/adapters && $(BIN) adapters synth --model $(MODEL) --out LoadTests/results/adapters --count 256 --rank 8 >/dev/null
 	$(WITH_SERVER) $(BIN) --model $(MODEL) --adapters LoadTests/results/adapters --max-queue 4096 -- \
 	  sh -c '$(LOADGEN) sweep --port $${SWITCHBOARD_URL##*:} --adapter-pattern "synth-{i}" --adapters 1,8,64,256 --concurrency 32 \
-	    --duration 30 --prompt-tokens 128 --max-tokens 64 --rates 1,2,3,4,6,8 --p99-bound-ms 1000 --bound-metric ttft \
+	    --duration 30 --prompt-tokens 128 --max-tokens 64 --ignore-eos --rates 1,2,3,4,6,8 --p99-bound-ms 1000 --bound-metric ttft \
 	    --out LoadTests/results/$$(date +%Y%m%d-%H%M%S)'
 
 ## fixtures: regenerate the reference fixtures with transformers (needs torch; not run by CI).

@@ -181,7 +181,8 @@ enum RequestParsing {
         parameters.frequencyPenalty = Float(try fields.number("frequency_penalty", in: -2...2) ?? 0)
         parameters.seed = try fields.int("seed", in: Int(Int64.min)...Int(Int64.max)).map { UInt64(bitPattern: Int64($0)) }
         parameters.stopStrings = try fields.stopStrings("stop")
-        parameters.stopTokenIDs = context.defaultStopTokens
+        // Extension (as in vLLM): keep generating past end-of-sequence, for fixed-length load tests.
+        parameters.stopTokenIDs = try fields.bool("ignore_eos") == true ? [] : context.defaultStopTokens
         parameters.logprobs = logprobs
         _ = try fields.string("user")
 

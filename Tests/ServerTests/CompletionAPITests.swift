@@ -25,6 +25,25 @@ extension ServerSuites {
             }
         }
 
+        @Test("ignore_eos (extension) generates exactly max_tokens, continuing past the end-of-sequence token")
+        func ignoreEOS() throws {
+            let server = try TestServer()
+            var body: [String: Any] = ["model": baseModelID, "messages": [["role": "user", "content": "What is the capital of France?"]],
+                                       "max_tokens": 48, "temperature": 0, "return_token_ids": true]
+            let plain = try server.post("/v1/chat/completions", body)
+            body["ignore_eos"] = true
+            let forced = try server.post("/v1/chat/completions", body)
+            #expect(plain.status == 200 && forced.status == 200)
+            let plainChoice = (plain.json["choices"] as? [[String: Any]])?.first
+            let forcedChoice = (forced.json["choices"] as? [[String: Any]])?.first
+            let plainIDs = plainChoice?["token_ids"] as? [Int] ?? []
+            let forcedIDs = forcedChoice?["token_ids"] as? [Int] ?? []
+            #expect(plainChoice?["finish_reason"] as? String == "stop" && plainIDs.count < 48, "the greedy answer ends early")
+            #expect(forcedChoice?["finish_reason"] as? String == "length" && forcedIDs.count == 48)
+            #expect(Array(forcedIDs.prefix(plainIDs.count)) == plainIDs, "same tokens up to where the plain answer stopped")
+            #expect((forced.json["usage"] as? [String: Int])?["completion_tokens"] == 48)
+        }
+
         @Test("chat completions: an assistant message, finish_reason, usage; n choices")
         func chat() throws {
             let server = try TestServer()

@@ -104,7 +104,7 @@ extension ServerSuites {
             let server = try TestServer()
             var client: RawHTTPClient? = try RawHTTPClient(port: server.port)
             try client!.send(RawHTTPClient.request("POST", "/v1/completions",
-                                                   body: #"{"model": "lora-b", "prompt": "Tell me a long story.", "max_tokens": 2000, "stream": true}"#))
+                                                   body: #"{"model": "lora-b", "prompt": "Tell me a long story.", "max_tokens": 2000, "stream": true, "ignore_eos": true}"#))
             // Wait until tokens flow: the sequence is running and holds KV blocks.
             var received = 0
             while received < 600 {

@@ -30,7 +30,8 @@ extension ServerSuites {
         let admin = ["Authorization: Bearer admin-key"]
 
         func complete(_ server: TestServer, _ model: String, _ headers: [String], maxTokens: Int = 2) throws -> RawResponse {
-            try server.post("/v1/completions", ["model": model, "prompt": "Hi", "max_tokens": maxTokens], headers: headers)
+            try server.post("/v1/completions", ["model": model, "prompt": "Hi", "max_tokens": maxTokens, "ignore_eos": true],
+                            headers: headers)
         }
 
         @Test("a missing or wrong key is 401; a right one works")
@@ -82,7 +83,8 @@ extension ServerSuites {
             // acme: one request at a time. Hold one open with a long stream, then try another.
             let holder = try RawHTTPClient(port: server.port)
             try holder.send(RawHTTPClient.request("POST", "/v1/completions",
-                                                  body: #"{"model": "lora-a", "prompt": "Go", "max_tokens": 400, "stream": true}"#, headers: acme))
+                                                  body: #"{"model": "lora-a", "prompt": "Go", "max_tokens": 400, "stream": true, "ignore_eos": true}"#,
+                                                  headers: acme))
             _ = try holder.readSome()
             let second = try complete(server, "lora-a", acme)
             #expect(second.status == 429 && second.headers["retry-after"] != nil)

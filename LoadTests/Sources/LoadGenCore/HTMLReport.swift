@@ -78,7 +78,8 @@ public enum HTMLReport {
         html += "\(run.workload.modelNames.count) model names "
         html += "(\(HTMLText.escape(run.workload.popularity.description))), \(run.workload.api.rawValue), "
         html += "\(run.workload.stream ? "streaming" : "not streaming"), prompt \(HTMLText.escape(run.workload.promptTokens.description)) "
-        html += "tokens, max_tokens \(HTMLText.escape(run.workload.maxTokens.description)), seed \(run.workload.seed); "
+        html += "tokens, max_tokens \(HTMLText.escape(run.workload.maxTokens.description))"
+        html += "\(run.workload.ignoreEOS ? " (ignore_eos)" : ""), seed \(run.workload.seed); "
         html += "\(run.sent) sent, \(run.succeeded) succeeded in \(TableReport.format(run.wallSeconds)) s</p>"
         let latencyRows: [(String, LatencySummary?)] = [("E2E", run.e2e), ("TTFT", run.ttft), ("ITL", run.itl), ("send lag", run.sendLag)]
         html += table(headers: ["metric (ms)", "n", "mean", "p50", "p90", "p99", "max"], rows: latencyRows.compactMap { name, s in

@@ -27,6 +27,7 @@ public enum OpenAIProtocol {
         var stream: Bool
         var stream_options: StreamOptions?
         var return_token_ids: Bool?
+        var ignore_eos: Bool?
 
         /// The body for `spec` (a `prompt` for completions, one user message for chat).
         public init(_ spec: RequestSpec) {
@@ -38,6 +39,7 @@ public enum OpenAIProtocol {
             stream = spec.stream
             stream_options = spec.stream ? StreamOptions() : nil
             return_token_ids = spec.returnTokenIDs ? true : nil
+            ignore_eos = spec.ignoreEOS ? true : nil
         }
     }
 

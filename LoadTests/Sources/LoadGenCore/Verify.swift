@@ -10,13 +10,16 @@ public struct VerifyKey: Hashable, Codable, Sendable {
     public var prompt: String
     /// `max_tokens`.
     public var maxTokens: Int
+    /// Whether the request generated past end-of-sequence (`ignore_eos`).
+    public var ignoreEOS: Bool
 
     /// A key; see the properties.
-    public init(model: String, api: APIKind, prompt: String, maxTokens: Int) {
+    public init(model: String, api: APIKind, prompt: String, maxTokens: Int, ignoreEOS: Bool = false) {
         self.model = model
         self.api = api
         self.prompt = prompt
         self.maxTokens = maxTokens
+        self.ignoreEOS = ignoreEOS
     }
 }
 
@@ -163,7 +166,8 @@ public enum Verifier {
         for (i, key) in keys.enumerated() {
             progress(i, keys.count)
             let spec = RequestSpec(index: i, model: key.model, prompt: key.prompt, maxTokens: key.maxTokens, api: key.api,
-                                   stream: stream, temperature: 0, samplingSeed: 0, returnTokenIDs: true)
+                                   stream: stream, temperature: 0, samplingSeed: 0, returnTokenIDs: true,
+                                   ignoreEOS: key.ignoreEOS)
             let outcome = executor.execute(spec)
             if let failure = outcome.failure { throw .referenceFailed(key, failure) }
             entries.append(ExpectedOutput(key: key, text: outcome.text, tokenIDs: outcome.tokenIDs))

@@ -34,6 +34,9 @@ public struct WorkloadSpec: Codable, Sendable, Equatable {
     public var seed: UInt64
     /// Whether to send the `return_token_ids` extension field (verification uses the ids).
     public var returnTokenIDs: Bool
+    /// Whether to send the `ignore_eos` extension field: every request then generates exactly
+    /// its `max_tokens`, so throughput compares like with like across adapters and runs.
+    public var ignoreEOS: Bool
     /// The base model's name, when known, to tell it from the adapters in reports.
     public var baseModel: String?
 
@@ -44,7 +47,7 @@ public struct WorkloadSpec: Codable, Sendable, Equatable {
     public init(modelNames: [String], popularity: Popularity = .uniform, promptTokens: LengthDistribution = .fixed(128),
                 maxTokens: LengthDistribution = .fixed(64), api: APIKind = .completions, stream: Bool = true,
                 temperature: Double = 0, distinctPrompts: Int = 0, seed: UInt64 = 1, returnTokenIDs: Bool = false,
-                baseModel: String? = nil) {
+                ignoreEOS: Bool = false, baseModel: String? = nil) {
         self.modelNames = modelNames
         self.popularity = popularity
         self.promptTokens = promptTokens
@@ -55,6 +58,7 @@ public struct WorkloadSpec: Codable, Sendable, Equatable {
         self.distinctPrompts = distinctPrompts
         self.seed = seed
         self.returnTokenIDs = returnTokenIDs
+        self.ignoreEOS = ignoreEOS
         self.baseModel = baseModel
     }
 }
@@ -79,10 +83,12 @@ public struct RequestSpec: Sendable, Equatable {
     public var samplingSeed: Int
     /// Whether to ask for token ids.
     public var returnTokenIDs: Bool
+    /// Whether to generate past end-of-sequence up to `maxTokens`.
+    public var ignoreEOS: Bool
 
     /// A request; see the properties.
     public init(index: Int, model: String, prompt: String, maxTokens: Int, api: APIKind, stream: Bool, temperature: Double,
-                samplingSeed: Int, returnTokenIDs: Bool) {
+                samplingSeed: Int, returnTokenIDs: Bool, ignoreEOS: Bool = false) {
         self.index = index
         self.model = model
         self.prompt = prompt
@@ -92,10 +98,11 @@ public struct RequestSpec: Sendable, Equatable {
         self.temperature = temperature
         self.samplingSeed = samplingSeed
         self.returnTokenIDs = returnTokenIDs
+        self.ignoreEOS = ignoreEOS
     }
 
     /// The identity under which verification looks up the expected output.
-    public var verifyKey: VerifyKey { VerifyKey(model: model, api: api, prompt: prompt, maxTokens: maxTokens) }
+    public var verifyKey: VerifyKey { VerifyKey(model: model, api: api, prompt: prompt, maxTokens: maxTokens, ignoreEOS: ignoreEOS) }
 }
 
 /// Names of the independent random streams derived from one seed, so that adding draws to one
@@ -140,7 +147,8 @@ public struct Workload: Sendable {
         }
         return RequestSpec(
             index: index, model: model, prompt: prompt, maxTokens: maxTokens, api: spec.api, stream: spec.stream,
-            temperature: spec.temperature, samplingSeed: Int(rng.next() & 0x7FFF_FFFF), returnTokenIDs: spec.returnTokenIDs)
+            temperature: spec.temperature, samplingSeed: Int(rng.next() & 0x7FFF_FFFF), returnTokenIDs: spec.returnTokenIDs,
+            ignoreEOS: spec.ignoreEOS)
     }
 
     /// Pool entry `k`: the same prompt and length every time it is drawn.
@@ -164,7 +172,8 @@ public struct Workload: Sendable {
             }
             let pool = (0..<spec.distinctPrompts).map(poolEntry)
             for model in spec.modelNames {
-                for entry in pool { add(VerifyKey(model: model, api: spec.api, prompt: entry.prompt, maxTokens: entry.maxTokens)) }
+                for entry in pool { add(VerifyKey(model: model, api: spec.api, prompt: entry.prompt, maxTokens: entry.maxTokens,
+                                            ignoreEOS: spec.ignoreEOS)) }
             }
         }
         return keys

@@ -49,6 +49,9 @@ struct WorkloadOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Stream responses (server-sent events); needed for TTFT and ITL.")
     var stream = true
 
+    @Flag(name: .customLong("ignore-eos"), help: "Send ignore_eos so every request generates exactly its max_tokens (the server must support the extension).")
+    var ignoreEOS = false
+
     @Option(help: "Sampling temperature (forced to 0 with --verify).")
     var temperature = 0.0
 

@@ -63,7 +63,7 @@ struct Session {
             modelNames: names, popularity: popularity, promptTokens: prompt, maxTokens: maxTokens, api: workload.api,
             stream: workload.stream, temperature: verify.isEnabled ? 0 : workload.temperature,
             distinctPrompts: workload.distinctPrompts ?? (verify.isEnabled ? 4 : 0), seed: workload.seed,
-            returnTokenIDs: verify.isEnabled, baseModel: base)
+            returnTokenIDs: verify.isEnabled, ignoreEOS: workload.ignoreEOS, baseModel: base)
     }
 
     /// The template every run starts from.

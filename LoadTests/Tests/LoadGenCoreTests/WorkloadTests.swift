@@ -86,4 +86,17 @@ struct WorkloadTests {
         let chatText = String(decoding: OpenAIProtocol.encode(OpenAIProtocol.RequestBody(chat)), as: UTF8.self)
         #expect(chatText == #"{"max_tokens":7,"messages":[{"content":"the cat","role":"user"}],"model":"synth-1","seed":3,"stream":false,"temperature":0}"#)
     }
+
+    @Test("ignore_eos is sent only when asked for, and keeps expected outputs apart")
+    func ignoreEOS() throws {
+        let workload = try Workload(WorkloadSpec(modelNames: ["a"], distinctPrompts: 2, ignoreEOS: true))
+        let request = workload.request(at: 0)
+        #expect(request.ignoreEOS && request.verifyKey.ignoreEOS)
+        let text = String(decoding: OpenAIProtocol.encode(OpenAIProtocol.RequestBody(request)), as: UTF8.self)
+        #expect(text.contains(#""ignore_eos":true"#))
+        var plain = request
+        plain.ignoreEOS = false
+        #expect(!String(decoding: OpenAIProtocol.encode(OpenAIProtocol.RequestBody(plain)), as: UTF8.self).contains("ignore_eos"))
+        #expect(plain.verifyKey != request.verifyKey)
+    }
 }
