@@ -7,12 +7,18 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var maxStepTokens: Int
     /// Most requests waiting for admission; more are refused (HTTP 429).
     public var maxWaiting: Int
+    /// Output tokens of KV cache each sequence is promised at admission (its `max_tokens` if
+    /// smaller). A request is admitted only when every running sequence's promise and its own
+    /// fit the pool, so sequences rarely outgrow it; one that does is preempted. Without this
+    /// promise a full batch outgrows the pool together and preempts itself into thrashing.
+    public var outputReserveTokens: Int
 
     /// Caps with serving defaults.
-    public init(maxRunning: Int = 64, maxStepTokens: Int = 512, maxWaiting: Int = 1024) {
-        precondition(maxRunning > 0 && maxStepTokens > 0 && maxWaiting >= 0)
+    public init(maxRunning: Int = 64, maxStepTokens: Int = 512, maxWaiting: Int = 1024, outputReserveTokens: Int = 512) {
+        precondition(maxRunning > 0 && maxStepTokens > 0 && maxWaiting >= 0 && outputReserveTokens >= 0)
         self.maxRunning = maxRunning
         self.maxStepTokens = maxStepTokens
         self.maxWaiting = maxWaiting
+        self.outputReserveTokens = outputReserveTokens
     }
 }

@@ -138,17 +138,21 @@ public final class EngineService: @unchecked Sendable {
     }
 
     /// Whether `request` may join the running batch now: a free slot, and room in the KV pool
-    /// for its prompt while leaving one block per running sequence for decoding to grow into.
+    /// for its prompt and promised output next to every running sequence's promise (see
+    /// `EngineConfiguration.outputReserveTokens`).
     /// (Called with the lock held; reads only the generator's counters, which the engine
     /// thread — the caller — owns.)
     private func canAdmit(_ request: EngineRequest?) -> Bool {
         guard let request, running.count < configuration.maxRunning else { return false }
         let cache = generator.cache
-        let tokens = request.prompt.count + (request.adapter?.adapter.virtualTokenCount ?? 0) + 1
-        let needed = cache.blocksNeeded(tokens: tokens)
+        let prompt = request.prompt.count + (request.adapter?.adapter.virtualTokenCount ?? 0)
         // A prompt bigger than the whole pool is admitted alone and fails with a clear error.
-        if needed > cache.blockCount { return running.isEmpty }
-        return needed + running.count + generator.blocksStillNeeded <= cache.freeBlockCount
+        if cache.blocksNeeded(tokens: prompt + 1) > cache.blockCount { return running.isEmpty }
+        let reserve = configuration.outputReserveTokens
+        let promised = cache.blocksNeeded(tokens: prompt + max(1, min(request.parameters.maxTokens, reserve)))
+        // A promise bigger than the pool is capped at the pool: such a request runs alone.
+        let others = generator.promisedBlocks(outputReserve: reserve)
+        return min(promised, cache.blockCount) + others <= cache.blockCount
     }
 
     private func admit() -> [EngineEvent] {

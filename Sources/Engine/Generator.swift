@@ -93,10 +93,19 @@ public final class Generator {
     /// Rows (tokens) the last step ran.
     public private(set) var lastStepTokens = 0
 
-    /// Blocks the running sequences still need for tokens not yet in the cache (admission
-    /// control keeps this much of the pool free for them).
+    /// Blocks the running sequences still need for tokens not yet in the cache.
     public var blocksStillNeeded: Int {
         sequences.reduce(0) { $0 + max(0, cache.blocksNeeded(tokens: $1.tokens.count) - $1.blockTable.count) }
+    }
+
+    /// Blocks the sequences will hold at their promised peak: prompt plus up to
+    /// `outputReserve` generated tokens (fewer if `max_tokens` is smaller), or what they hold
+    /// and need now if they already went past it. Admission control keeps the total within the pool.
+    public func promisedBlocks(outputReserve: Int) -> Int {
+        sequences.reduce(0) { total, s in
+            let promised = s.promptCount + min(s.parameters.maxTokens, outputReserve)
+            return total + cache.blocksNeeded(tokens: max(promised, s.tokens.count + 1))
+        }
     }
 
     /// Sequences whose cache was dropped to make room (they recompute it when they run again).
@@ -104,9 +113,13 @@ public final class Generator {
 
     /// Runs one forward step and returns what it produced.
     ///
-    /// When the KV pool cannot hold this step's chunks, the youngest sequence holding blocks is
-    /// preempted: its blocks are freed and it recomputes its tokens (prompt and generated so
-    /// far) once there is room, with the same sampler state, so its output does not change.
+    /// When the KV pool cannot hold this step's chunks, a sequence that holds no blocks yet (new,
+    /// or preempted earlier) waits for a later step; for one that does, the youngest sequence
+    /// holding blocks is preempted: its blocks are freed and it recomputes its tokens (prompt
+    /// and generated so far) once there is room, with the same sampler state, so its output
+    /// does not change. Waiting instead of preempting for block-less sequences is what keeps a
+    /// full pool from thrashing: taking blocks from a running sequence to start another only
+    /// moves the shortage.
     public func step() throws -> [GenerationEvent] {
         guard !sequences.isEmpty else { return [] }
         var events: [GenerationEvent] = []
@@ -118,6 +131,10 @@ public final class Generator {
             if reserveChunk(&planned[k]) { k += 1; continue }
             let i = planned[k].index
             let holders = sequences.indices.filter { !sequences[$0].blockTable.isEmpty && !failed.contains($0) }
+            if sequences[i].blockTable.isEmpty && holders.contains(where: { $0 != i }) {
+                planned.remove(at: k)   // waits until running sequences free blocks
+                continue
+            }
             let victim = holders.max { sequences[$0].id.rawValue < sequences[$1].id.rawValue } ?? i
             if victim == i && holders.allSatisfy({ $0 == i }) {
                 // Alone and still too big: it can never run with this pool.

@@ -10,7 +10,7 @@ public struct ServerOptions: Sendable {
     public var http = HTTPServerConfiguration()
     public var engine = EngineConfiguration()
     /// Memory for the KV cache, in MiB.
-    public var kvCacheMegabytes = 512
+    public var kvCacheMegabytes = 1024
     /// Time in-flight requests get after a shutdown request.
     public var drainDeadline: Duration = .seconds(30)
     public var limits = APILimits()
@@ -22,7 +22,7 @@ public struct ServerOptions: Sendable {
     /// Callers and their permissions; nil accepts everyone (loopback only).
     public var tenants: TenantsFile?
 
-    /// Defaults: 127.0.0.1:8080, 64 running, 512-token steps, 512 MiB of KV cache.
+    /// Defaults: 127.0.0.1:8080, 64 running, 512-token steps, 1 GiB of KV cache, 512 output tokens promised per sequence.
     public init() {}
 }
 

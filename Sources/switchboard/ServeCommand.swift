@@ -31,7 +31,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Most tokens per engine step; long prompts are prefilled in chunks of this size.")
     var maxStepTokens = 512
     @Option(name: .long, help: "Memory for the KV cache, in MiB.")
-    var kvCacheMb = 512
+    var kvCacheMb = 1024
+    @Option(name: .long, help: "KV cache promised to each sequence's output at admission, in tokens (up to its max_tokens).")
+    var outputReserveTokens = 512
     @Option(name: .long, help: "Most requests waiting for admission (more get 429).")
     var maxQueue = 1024
     @Option(name: .long, help: "Largest request body, in KiB (more gets 413).")
@@ -47,7 +49,8 @@ struct ServeCommand: ParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
-        guard maxRunning > 0, maxStepTokens > 0, kvCacheMb > 0, maxQueue >= 0, maxBodyKb > 0, maxConnections > 0 else {
+        guard maxRunning > 0, maxStepTokens > 0, kvCacheMb > 0, outputReserveTokens >= 0, maxQueue >= 0, maxBodyKb > 0,
+              maxConnections > 0 else {
             throw ValidationError("limits must be positive")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -75,7 +78,8 @@ struct ServeCommand: ParsableCommand {
         let tenantsFile = try tenants.map { try TenantsFile.load(path: $0) }
         var options = ServerOptions()
         options.http = HTTPServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyKb * 1024, maxConnections: maxConnections)
-        options.engine = EngineConfiguration(maxRunning: maxRunning, maxStepTokens: maxStepTokens, maxWaiting: maxQueue)
+        options.engine = EngineConfiguration(maxRunning: maxRunning, maxStepTokens: maxStepTokens, maxWaiting: maxQueue,
+                                             outputReserveTokens: outputReserveTokens)
         options.kvCacheMegabytes = kvCacheMb
         options.drainDeadline = .seconds(drainSeconds)
         options.adapterDirectory = adapters

@@ -81,6 +81,30 @@ struct EngineServiceTests {
         #expect(engine.snapshot.kvBlocksUsed == 0)
     }
 
+    @Test("admission promises each sequence room for its output, so a full pool does not preempt; without the promise it does")
+    func admissionPromisesOutputRoom() throws {
+        let goldens = try Fixtures.json("tiny/goldens.json", as: TinyGoldens.self)
+        let golden = goldens.greedy[2]   // 12 prompt tokens + 24 generated = 9 blocks of 4
+        func run(outputReserve: Int) throws -> Int {
+            let log = EventLog()
+            // 27 blocks: three sequences at their peak, or six at admission.
+            let engine = try makeEngine(blocks: 27, configuration: EngineConfiguration(
+                maxRunning: 6, maxStepTokens: 64, outputReserveTokens: outputReserve), log: log)
+            engine.start()
+            defer { engine.stop() }
+            let requests = (0..<6).map { k in
+                EngineRequest(id: RequestID(UInt64(k)), prompt: golden.promptIDs,
+                              parameters: SamplingParameters(maxTokens: golden.outputIDs.count), adapter: nil)
+            }
+            try engine.submit(requests)
+            let events = log.wait { finishedCount($0) == requests.count }
+            for request in requests { #expect(tokens(of: request.id, in: events) == golden.outputIDs, "\(request.id)") }
+            return engine.snapshot.preemptions
+        }
+        #expect(try run(outputReserve: 512) == 0)
+        #expect(try run(outputReserve: 0) > 0, "promising only the prompt overfills the pool")
+    }
+
     @Test("a full waiting queue refuses more with queueFull; draining refuses everything")
     func backpressure() throws {
         let log = EventLog()

@@ -33,6 +33,33 @@ struct PreemptionTests {
         #expect(cache.usedBlockCount == 0)
     }
 
+    @Test("a sequence holding no blocks waits for room instead of preempting a running one")
+    func newcomerWaits() throws {
+        let model = try LlamaModel.load(path: Fixtures.path("tiny"))
+        let golden = try Fixtures.json("tiny/goldens.json", as: TinyGoldens.self).greedy[2]   // 12 + 24 tokens
+        // 9 blocks of 4 hold the first sequence at its peak and nothing more.
+        let cache = PagedKVCache(config: model.config, blockSize: 4, blockCount: 9)
+        let generator = Generator(model: model, cache: cache, tokenizer: nil, maxStepTokens: 64)
+        let parameters = SamplingParameters(maxTokens: golden.outputIDs.count)
+        let first = try generator.add(prompt: golden.promptIDs, parameters: parameters)
+        var outputs = [SequenceID: [Int]]()
+        func step() throws {
+            for event in try generator.step() {
+                if case let .token(id, token, _, _) = event { outputs[id, default: []].append(token) }
+                if case let .failed(id, error) = event { Issue.record("\(id) failed: \(error)") }
+            }
+        }
+        for _ in 0..<20 { try step() }   // 32 tokens in 8 blocks: one block left, the newcomer's prompt needs 3
+        let second = try generator.add(prompt: golden.promptIDs, parameters: parameters)
+        while outputs[first, default: []].count < golden.outputIDs.count {
+            try step()
+            #expect(outputs[second] == nil, "the newcomer waits until the first sequence is done")
+        }
+        while generator.activeCount > 0 { try step() }
+        #expect(generator.preemptionCount == 0)
+        #expect(outputs[first] == golden.outputIDs && outputs[second] == golden.outputIDs)
+    }
+
     @Test("a sequence that cannot fit even alone fails with cacheExhausted; the others finish")
     func tooBigAlone() throws {
         let model = try LlamaModel.load(path: Fixtures.path("tiny"))
