@@ -63,10 +63,12 @@ bench: build model
 	$(BIN) bench --model $(MODEL)
 
 ## bench-server: the server's streaming throughput and latency at 1, 8, 32 and 64 clients (128-token
-## prompts, 128 generated), next to the engine's own batch-32 decode rate measured in the same run.
+## prompts, 128 generated), next to the engine's own batch-32 decode rate and the engine running the
+## same 32-client workload without the server, measured in the same run.
 bench-server: build model
 	$(SWIFT) build -c $(CONFIG) --package-path LoadTests
-	$(BIN) bench --model $(MODEL) --no-adapters --batch-sizes 32 --prompt-lengths 128 --repeats 3 | grep -E "decode batch|sgemm"
+	$(BIN) bench --model $(MODEL) --no-adapters --batch-sizes 32 --prompt-lengths 128 --repeats 3 \
+	  --serving-clients 32 --serving-lengths 128 128 | grep -E "decode batch|sgemm|serving workload"
 	$(WITH_SERVER) $(BIN) --model $(MODEL) -- \
 	  sh -c '$(LOADGEN) sweep --port $${SWITCHBOARD_URL##*:} --adapters 0 --concurrency 1,8,32,64 --duration 30 \
 	    --prompt-tokens 128 --max-tokens 128 --ignore-eos --stream --out LoadTests/results/server-$$(date +%Y%m%d-%H%M%S)'

@@ -25,6 +25,12 @@ struct BenchCommand: ParsableCommand {
     var quantizedRowLimit: Int?
     @Flag(name: .long, inversion: .prefixedNo, help: "Also measure decoding with adapters (ratios to base-only in the same run).")
     var adapters = true
+    @Option(name: .long, help: "Also run the server's closed-loop workload through the engine with this many sequences (0: skip).")
+    var servingClients = 0
+    @Option(name: .long, parsing: .upToNextOption, help: "Prompt and output tokens of each sequence in that workload.")
+    var servingLengths: [Int] = [128, 128]
+    @Option(name: .long, help: "Seconds that workload is measured (after 5 s of warm-up).")
+    var servingSeconds = 20.0
 
     func run() throws {
         if let quantizedRowLimit { Projection.quantizedRowLimit = quantizedRowLimit }
@@ -64,6 +70,18 @@ struct BenchCommand: ParsableCommand {
             let gflops = rate * flopsPerToken / 1e9
             print(String(format: "| decode batch %d (context %d) | %.0f | %.2f | %.1f | %.0f%% |", batch, decodeContext, rate,
                          seconds * 1e3 / Double(decodeSteps), gflops, 100 * gflops / peak))
+        }
+        if servingClients > 0 {
+            guard servingLengths.count == 2, servingLengths.allSatisfy({ $0 > 0 }) else {
+                throw ValidationError("--serving-lengths takes two positive numbers: prompt and output tokens")
+            }
+            let result = try ServingBenchmark(model: llama, clients: servingClients, promptLength: servingLengths[0],
+                                              outputLength: servingLengths[1], maxStepTokens: 512, warmupSeconds: 5,
+                                              seconds: servingSeconds).run()
+            print(String(format: "| serving workload: %d sequences, %d-token prompts, %d generated (%.0f tokens/step) | %.0f | | | |",
+                         servingClients, servingLengths[0], servingLengths[1], result.meanStepTokens, result.tokensPerSecond))
+            print(String(format: "\nserving workload: %.2f requests/s, %.0f generated tokens/s (prefill included)",
+                         result.requestsPerSecond, result.tokensPerSecond))
         }
         if adapters { try AdapterBenchmark(bench: self, model: llama).run() }
         print(String(format: "\nresident memory at end: %.0f MiB", residentMiB()))
