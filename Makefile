@@ -47,7 +47,8 @@ pydeps:
 	@python3 -c "import openai" 2>/dev/null || python3 -m pip install --quiet openai
 
 ## test: every test — unit, model, adapter and server tests; the load generator's tests; then
-## the official openai client and a short verified load run against a real server.
+## the official openai client, a short verified load run against a real server, and the server
+## process's memory after adapters are unloaded.
 test: deps model pydeps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	$(SWIFT) test -c $(CONFIG) --skip-build
@@ -57,6 +58,7 @@ test: deps model pydeps
 	$(WITH_SERVER) $(BIN) --model $(MODEL) --adapters adapters -- \
 	  sh -c 'python3 Tests/Compatibility/openai_client_test.py --base-url $$SWITCHBOARD_URL/v1'
 	Tests/Compatibility/loadgen-smoke.sh $(BIN) $(MODEL) $(LOADGEN)
+	Tests/Compatibility/adapter-memory.sh $(BIN) $(MODEL)
 
 ## bench: speed of the engine on the default model (see README for what it prints).
 bench: build model

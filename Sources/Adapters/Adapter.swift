@@ -14,16 +14,16 @@ public final class LowRankDelta: Sendable {
     public let inFeatures: Int
     public let outFeatures: Int
     /// A: [rank, inFeatures].
-    public let a: FloatBuffer
+    public let a: LowRankFactor
     /// Bᵀ: [rank, outFeatures] (transposed at load: the expand kernel streams rows of it).
-    /// For DoRA its columns are already multiplied by the gain g.
-    public let bTransposed: FloatBuffer
+    /// For DoRA its columns are already multiplied by the gain g. Same precision as A.
+    public let bTransposed: LowRankFactor
     /// alpha / r, or alpha / √r with rsLoRA.
     public let scale: Float
     /// DoRA's g = m / ‖W + scale·B·A‖ per output row, computed once at load; nil for LoRA.
     public let doraGain: FloatBuffer?
 
-    init(rank: Int, inFeatures: Int, outFeatures: Int, a: FloatBuffer, bTransposed: FloatBuffer, scale: Float,
+    init(rank: Int, inFeatures: Int, outFeatures: Int, a: LowRankFactor, bTransposed: LowRankFactor, scale: Float,
          doraGain: FloatBuffer?) {
         self.rank = rank
         self.inFeatures = inFeatures
@@ -102,6 +102,9 @@ public final class Adapter: Sendable, CustomStringConvertible {
         byteCount = bytes
         rank = maxRank
     }
+
+    // Unloaded or replaced versions are freed when their last request ends; hand their memory back.
+    deinit { MemoryReclaimer.releaseSoon() }
 
     /// The delta on `module` of `layer`, if the adapter changes it.
     @inline(__always)

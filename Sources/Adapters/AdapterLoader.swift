@@ -10,9 +10,14 @@ public struct AdapterLimits: Sendable, Equatable {
     public var maxVirtualTokens: Int
 
     /// Creates limits (defaults: rank 256, 512 virtual tokens).
-    public init(maxRank: Int = 256, maxVirtualTokens: Int = 512) {
+    /// Storage of LoRA/DoRA factors. f16 halves their memory and the bytes a step reads; a
+    /// module whose weights exceed binary16's range stays f32.
+    public var precision: FactorPrecision
+
+    public init(maxRank: Int = 256, maxVirtualTokens: Int = 512, precision: FactorPrecision = .f32) {
         self.maxRank = min(maxRank, LowRank.maxRank)
         self.maxVirtualTokens = maxVirtualTokens
+        self.precision = precision
     }
 }
 

@@ -66,8 +66,14 @@ struct LowRankLoading {
             let g = gain?[j] ?? 1
             for k in 0..<rank { bTransposed.pointer[k * outFeatures + j] = g * b.pointer[j * rank + k] }
         }
-        return LowRankDelta(rank: rank, inFeatures: inFeatures, outFeatures: outFeatures, a: a,
-                            bTransposed: bTransposed, scale: scale, doraGain: gain)
+        // Everything above (DoRA's norm included) used the f32 values; only storage is rounded.
+        let fitsHalf = [a, bTransposed].allSatisfy { factor in
+            (0..<factor.count).allSatisfy { abs(factor.pointer[$0]) <= LowRankFactor.largestHalf }
+        }
+        let precision = fitsHalf ? limits.precision : .f32
+        return LowRankDelta(rank: rank, inFeatures: inFeatures, outFeatures: outFeatures,
+                            a: LowRankFactor(a, precision: precision),
+                            bTransposed: LowRankFactor(bTransposed, precision: precision), scale: scale, doraGain: gain)
     }
 
     /// DoRA's g = m / ‖W + scale·B·A‖, the norm per output row over the input dimension (PEFT's

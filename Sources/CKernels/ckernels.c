@@ -1,5 +1,6 @@
 // AVX2/FMA implementations of the hot loops declared in ckernels.h.
 #include "ckernels.h"
+#include <malloc.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
@@ -436,4 +437,8 @@ void sb_attention_step(const float *q, int ldq, const sb_attention_chunk *chunks
                        __builtin_cpu_supports("avx512f") ? 1 : 0 };
     sb_parallel_for(unitCount, 1, attention_task, &c);
     if (units != stackUnits) free(units);
+}
+
+void sb_release_free_memory(void) {
+    malloc_trim(0);
 }

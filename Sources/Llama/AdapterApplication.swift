@@ -81,7 +81,7 @@ final class AdapterApplication {
             let rows = min(rowsPerTask, end - first)
             tasks.append(LowRank.task(firstRow: first, rows: rows, rank: d.rank, inFeatures: d.inFeatures,
                                       outFeatures: d.outFeatures, yOffset: yOffset, a: d.a.pointer,
-                                      bTransposed: d.bTransposed.pointer, scale: λ * d.scale,
+                                      bTransposed: d.bTransposed.pointer, half: d.a.isHalf, scale: λ * d.scale,
                                       gain: d.doraGain.map { UnsafePointer($0.pointer) }, gainWeight: λ))
             first += rows
         }

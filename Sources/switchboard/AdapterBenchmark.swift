@@ -40,6 +40,14 @@ struct AdapterBenchmark {
             return SyntheticAdapterSpec(kind: kind, rank: 8, targets: kind == .ia3 ? [.k, .v, .down] : [.q, .v],
                                         virtualTokens: 16, seed: 200 + UInt64(i))
         }
+        /// The same adapters loaded again with binary16 factors.
+        func halved(_ adapters: [Adapter]) throws -> [Adapter] {
+            try adapters.map {
+                try AdapterLoader.load(directory: $0.source, name: $0.name, base: shape, weights: model,
+                                       limits: AdapterLimits(precision: .f16))
+            }
+        }
+        let qv8Half = try halved(qv8), all16Half = try halved(all16), mixedHalf = try halved(mixed)
         print(String(format: "\nAdapters: synthesized and loaded %d in %.1f s (decode after %d positions, %d steps; ratio = base-only time / adapter time, median of %d paired runs)",
                      qv8.count + all16.count + mixed.count, now() - loadStart, bench.decodeContext, bench.decodeSteps, bench.repeats))
 
@@ -52,6 +60,9 @@ struct AdapterBenchmark {
             Scenario(label: "batch 32: 32 distinct LoRAs r=8 (q,v)", uses: rows(32, qv8, distinct: 32)),
             Scenario(label: "batch 32: 32 distinct LoRAs r=16 all-linear", uses: rows(32, all16, distinct: 32)),
             Scenario(label: "batch 32: 32 distinct, five kinds (LoRA, DoRA, IA³, prefix, prompt)", uses: rows(32, mixed, distinct: 32)),
+            Scenario(label: "batch 32: 32 distinct LoRAs r=8 (q,v), f16 factors", uses: rows(32, qv8Half, distinct: 32)),
+            Scenario(label: "batch 32: 32 distinct LoRAs r=16 all-linear, f16 factors", uses: rows(32, all16Half, distinct: 32)),
+            Scenario(label: "batch 32: 32 distinct, five kinds, f16 factors", uses: rows(32, mixedHalf, distinct: 32)),
         ]
         for distinct in [1, 4, 16, 64] {
             scenarios.append(Scenario(label: "batch 64: \(distinct) distinct LoRAs r=8 (q,v)", uses: rows(64, qv8, distinct: distinct)))
@@ -59,6 +70,7 @@ struct AdapterBenchmark {
         for distinct in [1, 4, 16, 64] {
             scenarios.append(Scenario(label: "batch 64: \(distinct) distinct LoRAs r=16 all-linear", uses: rows(64, all16, distinct: distinct)))
         }
+        scenarios.append(Scenario(label: "batch 64: 64 distinct LoRAs r=16 all-linear, f16 factors", uses: rows(64, all16Half, distinct: 64)))
 
         let virtual = mixed.map(\.virtualTokenCount).max() ?? 0
         let cache = PagedKVCache(config: model.config, blockCount: 64 * ((bench.decodeContext + virtual + bench.decodeSteps) / 16 + 2))

@@ -2,6 +2,7 @@ import Adapters
 import ArgumentParser
 import Engine
 import Foundation
+import Kernels
 
 /// `switchboard adapters`: write synthetic adapters, check real ones.
 struct AdaptersCommand: ParsableCommand {
@@ -11,6 +12,7 @@ struct AdaptersCommand: ParsableCommand {
 }
 
 extension AdapterKind: ExpressibleByArgument {}
+extension FactorPrecision: ExpressibleByArgument {}
 
 /// `switchboard adapters synth`: random adapters in PEFT's format, for benchmarks and load tests.
 struct SynthCommand: ParsableCommand {

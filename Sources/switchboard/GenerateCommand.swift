@@ -2,6 +2,7 @@ import Adapters
 import ArgumentParser
 import Engine
 import Foundation
+import Kernels
 import Llama
 import Tokenizer
 
@@ -32,6 +33,8 @@ struct GenerateCommand: ParsableCommand {
     var adapter: String?
     @Option(name: .long, help: "Multiplier on a LoRA/DoRA adapter's delta (1: as trained).")
     var adapterScale: Float = 1
+    @Option(name: .long, help: "Storage of LoRA/DoRA factors: f32 or f16.")
+    var adapterPrecision: FactorPrecision = .f32
     @Flag(name: .long, help: "Print the generated token ids to stderr at the end.")
     var printTokens = false
 
@@ -52,7 +55,8 @@ struct GenerateCommand: ParsableCommand {
         if let adapter {
             let adapterStart = now()
             let name = URL(fileURLWithPath: adapter).lastPathComponent
-            let loaded = try bundle.loadAdapter(directory: adapter, name: name)
+            let loaded = try bundle.loadAdapter(directory: adapter, name: name,
+                                                limits: AdapterLimits(precision: adapterPrecision))
             use = AdapterUse(loaded, scale: adapterScale)
             log.info("adapter \(loaded.name): \(loaded.kind.rawValue), rank \(loaded.rank), \(loaded.byteCount / 1024) KiB, loaded in \(String(format: "%.3f", now() - adapterStart)) s")
         }

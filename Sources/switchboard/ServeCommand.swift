@@ -2,6 +2,7 @@ import Adapters
 import ArgumentParser
 import Engine
 import Foundation
+import Kernels
 import HTTPServer
 import Llama
 import Logging
@@ -42,6 +43,8 @@ struct ServeCommand: ParsableCommand {
     var maxConnections = 1024
     @Option(name: .long, help: "Largest adapter rank accepted.")
     var maxAdapterRank = 256
+    @Option(name: .long, help: "Storage of LoRA/DoRA factors: f32 (matches PEFT to float rounding) or f16 (half the memory and the bytes each step reads).")
+    var adapterPrecision: FactorPrecision = .f32
     @Option(name: .long, help: "Seconds in-flight requests get to finish after SIGINT/SIGTERM.")
     var drainSeconds = 30
     @Option(name: .long, help: "Log level (trace, debug, info, notice, warning, error).")
@@ -84,7 +87,7 @@ struct ServeCommand: ParsableCommand {
         options.drainDeadline = .seconds(drainSeconds)
         options.adapterDirectory = adapters
         options.adapterRoots = adapterRoot
-        options.adapterLimits = AdapterLimits(maxRank: maxAdapterRank)
+        options.adapterLimits = AdapterLimits(maxRank: maxAdapterRank, precision: adapterPrecision)
         options.tenants = tenantsFile
         let server = try SwitchboardServer(bundle: bundle, registry: registry, options: options, logger: logger)
         try server.run(handleSignals: true) { boundPort in

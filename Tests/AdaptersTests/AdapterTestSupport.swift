@@ -1,4 +1,5 @@
 import Adapters
+import Kernels
 import Engine
 import Foundation
 import Llama
@@ -11,9 +12,10 @@ let fixtureAdapterNames = ["lora", "lora-all", "rslora", "dora", "ia3", "prefix"
 func tinyModel() throws -> LlamaModel { try LlamaModel.load(path: Fixtures.path("tiny")) }
 
 /// Loads fixture adapter `name` for `model`.
-func fixtureAdapter(_ name: String, model: LlamaModel, version: Int = 1) throws -> Adapter {
+func fixtureAdapter(_ name: String, model: LlamaModel, version: Int = 1,
+                    precision: FactorPrecision = .f32) throws -> Adapter {
     try AdapterLoader.load(directory: Fixtures.path("adapters/\(name)"), name: name, version: version,
-                           base: model.adapterShape, weights: model)
+                           base: model.adapterShape, weights: model, limits: AdapterLimits(precision: precision))
 }
 
 /// Logits of every real token of `ids` run alone with `use`, as PEFT reports them: the virtual

@@ -23,6 +23,33 @@ struct PEFTGoldenTests {
         #expect(worst <= Self.tolerance, "\(name): worst logit error \(worst)")
     }
 
+    // f16 factors round each weight of A and B to 11 significant bits, so the error scales with
+    // the adapter's delta, not with the logits: within 2e-3 of the largest change the adapter
+    // makes to any logit (measured: ≤ 1.4e-3; the fixtures' deltas are ~7–9, so ≤ 1.3e-2 absolute).
+    static let halfRelativeTolerance: Float = 2e-3
+
+    @Test("with f16 factors LoRA and DoRA stay within 2e-3 × their delta of PEFT's logits, in half the bytes",
+          arguments: ["lora", "lora-all", "rslora", "dora"])
+    func halfPrecisionLogits(name: String) throws {
+        let model = try tinyModel()
+        let full = try fixtureAdapter(name, model: model)
+        let half = try fixtureAdapter(name, model: model, precision: .f16)
+        let goldens = try Fixtures.json("adapters/\(name)/goldens.json", as: TinyGoldens.self)
+        var worst: Float = 0, biggestDelta: Float = 0
+        for c in goldens.cases {
+            let got = adapterLogits(model, AdapterUse(half), c.ids), base = adapterLogits(model, nil, c.ids)
+            for (row, (expected, baseRow)) in zip(got, zip(c.logits, base)) {
+                worst = max(worst, maxAbsDifference(row, expected))
+                biggestDelta = max(biggestDelta, maxAbsDifference(expected, baseRow))
+            }
+        }
+        #expect(worst <= Self.halfRelativeTolerance * biggestDelta,
+                "\(name): worst logit error \(worst) with f16 factors, largest delta \(biggestDelta)")
+        // Factors take half the bytes; DoRA's gain vector stays f32.
+        #expect(half.byteCount < full.byteCount && half.byteCount * 2 >= full.byteCount)
+        #expect(name == "dora" || half.byteCount * 2 == full.byteCount)
+    }
+
     @Test("the adapter changes the model (its logits are not the base's)", arguments: fixtureAdapterNames)
     func differsFromBase(name: String) throws {
         let model = try tinyModel()

@@ -3,7 +3,8 @@
 #
 #   Tests/Compatibility/with-server.sh BIN [serve options...] -- COMMAND [args...]
 #
-# The server listens on a free loopback port; COMMAND sees its base URL in $SWITCHBOARD_URL.
+# The server listens on a free loopback port; COMMAND sees its base URL in $SWITCHBOARD_URL and
+# its process id in $SWITCHBOARD_PID.
 # The server is stopped with SIGTERM afterwards and must exit 0 (a graceful drain).
 set -euo pipefail
 bin=$1; shift
@@ -23,7 +24,7 @@ done
 url=$(grep -o "http://[0-9.:]*" "$log.out" | head -1)
 [ -n "$url" ] || { echo "server did not start:"; cat "$log"; exit 1; }
 status=0
-SWITCHBOARD_URL="$url" "$@" || status=$?
+SWITCHBOARD_URL="$url" SWITCHBOARD_PID="$pid" "$@" || status=$?
 trap - EXIT
 kill -TERM "$pid"
 server_status=0

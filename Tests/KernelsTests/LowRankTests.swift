@@ -80,4 +80,38 @@ struct LowRankTests {
         #expect(run([6]) == run([1, 1, 1, 1, 1, 1]))
         #expect(run([6]) == run([4, 2]))
     }
+
+    @Test("f16 factors give exactly what f32 factors holding the same rounded values give",
+          arguments: [(8, 576, 192), (5, 61, 13)])
+    func halfFactors(rank: Int, inFeatures: Int, out: Int) {
+        let rows = 5
+        let x = randomFloats(rows * inFeatures, seed: 21)
+        let a = LowRankFactor(FloatBuffer(randomFloats(rank * inFeatures, seed: 22)), precision: .f16)
+        let bt = LowRankFactor(FloatBuffer(randomFloats(rank * out, seed: 23)), precision: .f16)
+        #expect(a.isHalf && a.byteCount == rank * inFeatures * 2)
+        // The same values, rounded to binary16 and widened back, in f32 storage.
+        let aWide = LowRankFactor(FloatBuffer((0..<a.count).map { a[$0] }), precision: .f32)
+        let btWide = LowRankFactor(FloatBuffer((0..<bt.count).map { bt[$0] }), precision: .f32)
+        let gain = FloatBuffer(randomFloats(out, seed: 24, scale: 0.2).map { 1 + $0 })
+        func run(_ a: LowRankFactor, _ bt: LowRankFactor) -> [Float] {
+            var y = randomFloats(rows * out, seed: 25)
+            x.withUnsafeBufferPointer { x in
+                y.withUnsafeMutableBufferPointer { y in
+                    let tasks = [
+                        LowRank.task(firstRow: 0, rows: 2, rank: rank, inFeatures: inFeatures, outFeatures: out, yOffset: 0,
+                                     a: a.pointer, bTransposed: bt.pointer, half: a.isHalf, scale: 0.5, gain: nil, gainWeight: 0),
+                        LowRank.task(firstRow: 2, rows: 3, rank: rank, inFeatures: inFeatures, outFeatures: out, yOffset: 0,
+                                     a: a.pointer, bTransposed: bt.pointer, half: a.isHalf, scale: 2,
+                                     gain: UnsafePointer(gain.pointer), gainWeight: 0.75),
+                    ]
+                    tasks.withUnsafeBufferPointer { LowRank.apply($0, x: x.baseAddress!, ldx: inFeatures, y: y.baseAddress!, ldy: out) }
+                }
+            }
+            return y
+        }
+        #expect(run(a, bt) == run(aWide, btWide))
+        let original = randomFloats(rank * inFeatures, seed: 22)
+        let worst = (0..<a.count).map { abs(a[$0] - original[$0]) / max(abs(original[$0]), 1e-3) }.max() ?? 0
+        #expect(worst <= 1.0 / 2048, "binary16 keeps 11 significant bits (relative rounding ≤ 2⁻¹¹)")
+    }
 }

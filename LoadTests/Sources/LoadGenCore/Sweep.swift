@@ -75,7 +75,9 @@ public enum Sweep {
             }
             guard !plan.rates.isEmpty else { continue }
             var verdict = plan.p99BoundMs.map { SweepSummary(boundMetric: plan.boundMetric.rawValue, p99BoundMs: $0) }
+            var ratesRun = 0
             for rate in plan.rates where !stop.isStopped {
+                ratesRun += 1
                 config.mode = .open(rate: rate)
                 config.label = "\(prefix)r=\(TableReport.format(rate))"
                 let report = try runOne(config)
@@ -90,7 +92,8 @@ public enum Sweep {
                     break  // higher rates would only be worse
                 }
             }
-            if let verdict { outcome.verdicts[adapters.map { "adapters=\($0)" } ?? "models"] = verdict }
+            // An interrupted sweep says nothing about adapter counts whose ramp never ran.
+            if let verdict, ratesRun > 0 { outcome.verdicts[adapters.map { "adapters=\($0)" } ?? "models"] = verdict }
         }
         return outcome
     }

@@ -51,6 +51,21 @@ struct SweepAndSwapTests {
         #expect(outcome.runs.count == 1)
     }
 
+    @Test("a sweep stopped early gives no rate verdict for adapter counts whose ramp never ran")
+    func stoppedBeforeSomeRamps() throws {
+        let stop = StopSignal()
+        var runs = 0
+        let outcome = try Sweep.run(SweepPlan(adapterCounts: [1, 8], rates: [1, 2], p99BoundMs: 10_000), template: template(),
+                                    namesFor: { n in (0..<n).map { "synth-\($0)" } }, stop: stop,
+                                    runOne: { config throws(ConfigError) in
+                                        runs += 1
+                                        if runs == 2 { stop.stop() }
+                                        return fakeRun(config)
+                                    })
+        #expect(outcome.verdicts["adapters=1"]?.maxSustainableRate == 2)
+        #expect(outcome.verdicts["adapters=8"] == nil)
+    }
+
     @Test("swap windows pair each unload with its reload; replaces stand alone")
     func windows() {
         let events = [

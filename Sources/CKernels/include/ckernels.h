@@ -26,6 +26,10 @@ void sb_silu_mul(const float *gate, const float *up, int ldIn, float *out, int l
 /// x[i] += y[i].
 void sb_add_inplace(float *x, const float *y, int count);
 
+/// Hands the allocator's free memory back to the system (glibc malloc_trim). Freed adapter
+/// weights otherwise stay in the process's heap, counted in its resident memory.
+void sb_release_free_memory(void);
+
 /// Causal attention of one sequence chunk against its paged KV cache.
 /// q:       [nQuery, heads*headDim] (leading dim ldq); query row i sits at position firstPos + i
 ///          and attends to cache slots 0 ... firstPos + i (slot index == position).

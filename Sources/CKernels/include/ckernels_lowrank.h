@@ -17,10 +17,13 @@ typedef struct {
     int32_t out_features;
     /// Column offset of this module's output inside y (stacked q|k|v or gate|up outputs).
     int32_t y_offset;
-    /// A: [rank, in_features], row-major.
-    const float *a;
-    /// Bᵀ: [rank, out_features], row-major (B transposed at load so expand streams rows of out).
-    const float *bt;
+    /// A: [rank, in_features], row-major; f32, or IEEE binary16 when `half` is set.
+    const void *a;
+    /// Bᵀ: [rank, out_features], row-major (B transposed at load so expand streams rows of out);
+    /// same storage type as A.
+    const void *bt;
+    /// 1 when A and Bᵀ hold binary16 values (half the bytes read per step), 0 for f32.
+    int32_t half;
     /// Multiplies the expand product (LoRA scale × per-request scale).
     float scale;
     /// Optional DoRA gain g [out_features]: y[:, j] becomes (1 + gain_weight·(g[j] − 1))·y[:, j]
@@ -37,5 +40,10 @@ typedef struct {
 /// Each row is computed the same way whatever the other rows are (batch invariance).
 void sb_lowrank_apply(const sb_lowrank_task *tasks, int count, const float *x, int ldx,
                       float *y, int ldy);
+
+/// f32 → IEEE binary16, rounding to nearest even (values beyond ±65504 become ±inf).
+void sb_f32_to_f16(const float *src, uint16_t *dst, int64_t count);
+/// IEEE binary16 → f32 (exact).
+void sb_f16_to_f32(const uint16_t *src, float *dst, int64_t count);
 
 #endif
