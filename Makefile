@@ -13,7 +13,7 @@ DEB_PACKAGES := libopenblas-dev libuv1-dev libhttp-parser-dev libssl-dev pkg-con
 BIN           = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)/switchboard
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps model build test bench bench-server run loadtest clean fixtures pydeps
+.PHONY: deps model build test bench bench-server run loadtest swaptest clean fixtures pydeps
 LOADGEN       = LoadTests/.build/$(CONFIG)/loadgen
 WITH_SERVER   = Tests/Compatibility/with-server.sh
 
@@ -92,6 +92,11 @@ loadtest: build model
 	  sh -c '$(LOADGEN) sweep --port $${SWITCHBOARD_URL##*:} --adapter-pattern "synth-{i}" --adapters 1,8,64,256 --concurrency 32 \
 	    --duration 30 --prompt-tokens 128 --max-tokens 64 --ignore-eos --rates 1,2,3,4,6,8 --p99-bound-ms 1000 --bound-metric ttft \
 	    --out LoadTests/results/$$(date +%Y%m%d-%H%M%S)'
+
+## swaptest: what hot-swapping costs running requests (r=8 and r=64 LoRAs, with and without 2 swaps/s).
+swaptest: build model
+	$(SWIFT) build -c $(CONFIG) --package-path LoadTests
+	LoadTests/swap-impact.sh $(BIN) $(MODEL) $(LOADGEN) LoadTests/results/swap-$$(date +%Y%m%d-%H%M%S)
 
 ## fixtures: regenerate the reference fixtures with transformers (needs torch; not run by CI).
 fixtures: model
