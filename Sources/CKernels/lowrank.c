@@ -31,58 +31,82 @@ static inline __attribute__((always_inline)) float load1(const void *w, int64_t 
     return ((const float *)w)[i];
 }
 
-/// shrink for up to ROW_GROUP rows at once; each row's sums run in the same order whatever
-/// group it is in, so a row's result does not depend on its neighbours. `half` is a constant
-/// at every call site, so the compiler emits one loop per storage type.
-static inline __attribute__((always_inline)) void shrink_rows(const float *const *xs, int n, const void *a, int half,
-                                                              int rank, int in, float (*u)[SB_LOWRANK_MAX_RANK]) {
-    for (int k = 0; k < rank; k++) {
-        const int64_t ak = (int64_t)k * in;
-        __m256 acc0[ROW_GROUP], acc1[ROW_GROUP];
-        for (int r = 0; r < n; r++) { acc0[r] = _mm256_setzero_ps(); acc1[r] = _mm256_setzero_ps(); }
-        int i = 0;
-        for (; i + 16 <= in; i += 16) {
-            __m256 w0 = load8(a, ak + i, half), w1 = load8(a, ak + i + 8, half);
-            for (int r = 0; r < n; r++) {
-                acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i), w0, acc0[r]);
-                acc1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i + 8), w1, acc1[r]);
-            }
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/// Independent FMA chains the loops below keep in flight: one chain would wait on the FMA
+/// latency (4 cycles) every step; four hide it. A decode row with its own adapter (n = 1) gets
+/// its chains from 4 ranks (shrink) or 4 column blocks (expand) instead of from other rows.
+#define CHAINS 4
+
+/// u[r][k0 + kk] = x_r · A[k0 + kk] for r < n, kk < kb (n·kb ≤ CHAINS; both constants after
+/// inlining, so the accumulators live in registers). Each (r, k) sum has one accumulator that
+/// takes x in order, 8 lanes at a time, then the lanes' sum and the tail: the same arithmetic
+/// whatever n and kb are, so a row's result never depends on the rows or ranks beside it.
+ALWAYS_INLINE void shrink_block(const float *const *xs, int n, int kb, const void *a, int half, int k0, int in,
+                                float (*u)[SB_LOWRANK_MAX_RANK]) {
+    __m256 acc[CHAINS];
+    for (int c = 0; c < n * kb; c++) acc[c] = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= in; i += 8) {
+        for (int kk = 0; kk < kb; kk++) {
+            __m256 w = load8(a, (int64_t)(k0 + kk) * in + i, half);
+            for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
         }
-        for (; i + 8 <= in; i += 8) {
-            __m256 w0 = load8(a, ak + i, half);
-            for (int r = 0; r < n; r++) acc0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i), w0, acc0[r]);
-        }
-        for (int r = 0; r < n; r++) {
-            float sum = hsum8(_mm256_add_ps(acc0[r], acc1[r]));
-            for (int t = i; t < in; t++) sum += xs[r][t] * load1(a, ak + t, half);
-            u[r][k] = sum;
+    }
+    for (int r = 0; r < n; r++) {
+        for (int kk = 0; kk < kb; kk++) {
+            float sum = hsum8(acc[r * kb + kk]);
+            for (int t = i; t < in; t++) sum += xs[r][t] * load1(a, (int64_t)(k0 + kk) * in + t, half);
+            u[r][k0 + kk] = sum;
         }
     }
 }
 
-/// expand for up to ROW_GROUP rows at once, each row in the same order whatever its group.
-static inline __attribute__((always_inline)) void expand_rows(float (*u)[SB_LOWRANK_MAX_RANK], int n, const void *bt,
-                                                              int half, int rank, int out, const float *gain,
-                                                              float gain_weight, float *const *ys) {
-    int j = 0;
-    for (; j + 8 <= out; j += 8) {
-        __m256 acc[ROW_GROUP];
+/// shrink for n ≤ ROW_GROUP rows: ranks in blocks of CHAINS / n.
+ALWAYS_INLINE void shrink_rows_n(const float *const *xs, int n, const void *a, int half, int rank, int in,
+                                 float (*u)[SB_LOWRANK_MAX_RANK]) {
+    const int kb = CHAINS / n;
+    int k = 0;
+    for (; k + kb <= rank; k += kb) shrink_block(xs, n, kb, a, half, k, in, u);
+    for (; k < rank; k++) shrink_block(xs, n, 1, a, half, k, in, u);
+}
+
+/// y[r][j0 + 8·jj …] = c ⊙ y + Σ_k u[r][k]·Bᵀ[k] for r < n, jj < jb (n·jb ≤ CHAINS). Every
+/// output element starts from y (times the DoRA factor) and adds the ranks in order, in
+/// vector lanes or in the scalar tail alike (both fused multiply-adds).
+ALWAYS_INLINE void expand_block(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int half, int rank,
+                                int out, int j0, const float *gain, float gain_weight, float *const *ys) {
+    __m256 acc[CHAINS];
+    for (int jj = 0; jj < jb; jj++) {
         __m256 c = _mm256_set1_ps(1.0f);
         if (gain) {
-            __m256 g = _mm256_loadu_ps(gain + j);
+            __m256 g = _mm256_loadu_ps(gain + j0 + 8 * jj);
             c = _mm256_add_ps(_mm256_set1_ps(1.0f),
                               _mm256_mul_ps(_mm256_set1_ps(gain_weight), _mm256_sub_ps(g, _mm256_set1_ps(1.0f))));
         }
         for (int r = 0; r < n; r++) {
-            acc[r] = _mm256_loadu_ps(ys[r] + j);
-            if (gain) acc[r] = _mm256_mul_ps(acc[r], c);
+            acc[r * jb + jj] = _mm256_loadu_ps(ys[r] + j0 + 8 * jj);
+            if (gain) acc[r * jb + jj] = _mm256_mul_ps(acc[r * jb + jj], c);
         }
-        for (int k = 0; k < rank; k++) {
-            __m256 w = load8(bt, (int64_t)k * out + j, half);
-            for (int r = 0; r < n; r++) acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(u[r][k]), w, acc[r]);
-        }
-        for (int r = 0; r < n; r++) _mm256_storeu_ps(ys[r] + j, acc[r]);
     }
+    for (int k = 0; k < rank; k++) {
+        for (int jj = 0; jj < jb; jj++) {
+            __m256 w = load8(bt, (int64_t)k * out + j0 + 8 * jj, half);
+            for (int r = 0; r < n; r++)
+                acc[r * jb + jj] = _mm256_fmadd_ps(_mm256_set1_ps(u[r][k]), w, acc[r * jb + jj]);
+        }
+    }
+    for (int jj = 0; jj < jb; jj++)
+        for (int r = 0; r < n; r++) _mm256_storeu_ps(ys[r] + j0 + 8 * jj, acc[r * jb + jj]);
+}
+
+/// expand for n ≤ ROW_GROUP rows: columns in blocks of 8·(CHAINS / n), then 8, then one by one.
+ALWAYS_INLINE void expand_rows_n(float (*u)[SB_LOWRANK_MAX_RANK], int n, const void *bt, int half, int rank, int out,
+                                 const float *gain, float gain_weight, float *const *ys) {
+    const int jb = CHAINS / n;
+    int j = 0;
+    for (; j + 8 * jb <= out; j += 8 * jb) expand_block(u, n, jb, bt, half, rank, out, j, gain, gain_weight, ys);
+    for (; j + 8 <= out; j += 8) expand_block(u, n, 1, bt, half, rank, out, j, gain, gain_weight, ys);
     for (int r = 0; r < n; r++) {
         for (int t = j; t < out; t++) {
             float value = ys[r][t];
@@ -90,6 +114,36 @@ static inline __attribute__((always_inline)) void expand_rows(float (*u)[SB_LOWR
             for (int k = 0; k < rank; k++) value = fmaf(u[r][k], load1(bt, (int64_t)k * out + t, half), value);
             ys[r][t] = value;
         }
+    }
+}
+
+/// One group of n rows of a task: shrink, scale, expand, with n and the storage type made
+/// constants so that each combination compiles to its own register-resident loops.
+ALWAYS_INLINE void group_n(const sb_lowrank_task *task, int n, int half, const float *const *xs, float *const *ys,
+                           float (*u)[SB_LOWRANK_MAX_RANK]) {
+    shrink_rows_n(xs, n, task->a, half, task->rank, task->in_features, u);
+    for (int r = 0; r < n; r++)
+        for (int k = 0; k < task->rank; k++) u[r][k] *= task->scale;
+    expand_rows_n(u, n, task->bt, half, task->rank, task->out_features, task->gain, task->gain_weight, ys);
+}
+
+static void group_f32(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
+                      float (*u)[SB_LOWRANK_MAX_RANK]) {
+    switch (n) {
+    case 1: group_n(task, 1, 0, xs, ys, u); break;
+    case 2: group_n(task, 2, 0, xs, ys, u); break;
+    case 3: group_n(task, 3, 0, xs, ys, u); break;
+    default: group_n(task, 4, 0, xs, ys, u); break;
+    }
+}
+
+static void group_f16(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
+                      float (*u)[SB_LOWRANK_MAX_RANK]) {
+    switch (n) {
+    case 1: group_n(task, 1, 1, xs, ys, u); break;
+    case 2: group_n(task, 2, 1, xs, ys, u); break;
+    case 3: group_n(task, 3, 1, xs, ys, u); break;
+    default: group_n(task, 4, 1, xs, ys, u); break;
     }
 }
 
@@ -115,12 +169,8 @@ static void lowrank_range(void *p, int begin, int end) {
                 xs[r] = ctx->x + row * ctx->ldx;
                 ys[r] = ctx->y + row * ctx->ldy + task->y_offset;
             }
-            if (task->half) shrink_rows(xs, n, task->a, 1, task->rank, task->in_features, u);
-            else shrink_rows(xs, n, task->a, 0, task->rank, task->in_features, u);
-            for (int r = 0; r < n; r++)
-                for (int k = 0; k < task->rank; k++) u[r][k] *= task->scale;
-            if (task->half) expand_rows(u, n, task->bt, 1, task->rank, task->out_features, task->gain, task->gain_weight, ys);
-            else expand_rows(u, n, task->bt, 0, task->rank, task->out_features, task->gain, task->gain_weight, ys);
+            if (task->half) group_f16(task, n, xs, ys, u);
+            else group_f32(task, n, xs, ys, u);
         }
     }
 }

@@ -77,7 +77,7 @@ struct AdapterBenchmark {
         let baseRows = { (batch: Int) in [AdapterUse?](repeating: nil, count: batch) }
         print("\n| adapters | tokens/s | base-only tokens/s | ratio to base-only |")
         print("|---|---:|---:|---:|")
-        for scenario in scenarios {
+        for scenario in scenarios where bench.adapterScenario.map(scenario.label.contains) ?? true {
             let batch = scenario.uses.count
             var ratios: [Double] = [], adapterTimes: [Double] = [], baseTimes: [Double] = []
             for _ in 0..<bench.repeats {

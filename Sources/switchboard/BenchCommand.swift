@@ -25,6 +25,8 @@ struct BenchCommand: ParsableCommand {
     var quantizedRowLimit: Int?
     @Flag(name: .long, inversion: .prefixedNo, help: "Also measure decoding with adapters (ratios to base-only in the same run).")
     var adapters = true
+    @Option(name: .long, help: "Run only the adapter scenarios whose label contains this text.")
+    var adapterScenario: String?
     @Option(name: .long, help: "Also run the server's closed-loop workload through the engine with this many sequences (0: skip).")
     var servingClients = 0
     @Option(name: .long, parsing: .upToNextOption, help: "Prompt and output tokens of each sequence in that workload.")
