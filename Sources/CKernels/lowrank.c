@@ -1,5 +1,6 @@
 // LoRA shrink/expand, one adapter segment's rows per task, up to 4 rows at a time sharing
-// each load of A and Bᵀ. Plain AVX2/FMA loops: a decode step has one or a few rows per adapter,
+// each load of A and Bᵀ. Plain AVX2/FMA loops (and an AVX-512 twin below, chosen once per run
+// when the CPU has it and the sizes are multiples of 16): a decode step has one or a few rows per adapter,
 // where a BLAS call's fixed cost would exceed the arithmetic. Each row's sums run in a fixed
 // order, so a row's result does not depend on how many rows share its segment or group.
 // A and Bᵀ are f32 or IEEE half (F16C converts 8 values per instruction); with many distinct
@@ -147,12 +148,98 @@ static void group_f16(const sb_lowrank_task *task, int n, const float *const *xs
     }
 }
 
+// ---- AVX-512 variant: 16 lanes, the same structure and the same per-output order rules. Used
+// for every task whose in and out features are multiples of 16 when the CPU has AVX-512F (the
+// choice is the same for a whole run, so a row's result still never depends on its neighbours).
+
+#define AVX512 static inline __attribute__((always_inline, target("avx512f")))
+
+AVX512 __m512 load16(const void *w, int64_t i, int half) {
+    if (half) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i)));
+    return _mm512_loadu_ps((const float *)w + i);
+}
+
+AVX512 void shrink_block16(const float *const *xs, int n, int kb, const void *a, int half, int k0, int in,
+                           float (*u)[SB_LOWRANK_MAX_RANK]) {
+    __m512 acc[CHAINS];
+    for (int c = 0; c < n * kb; c++) acc[c] = _mm512_setzero_ps();
+    for (int i = 0; i < in; i += 16) {
+        for (int kk = 0; kk < kb; kk++) {
+            __m512 w = load16(a, (int64_t)(k0 + kk) * in + i, half);
+            for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm512_fmadd_ps(_mm512_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
+        }
+    }
+    for (int r = 0; r < n; r++)
+        for (int kk = 0; kk < kb; kk++) u[r][k0 + kk] = _mm512_reduce_add_ps(acc[r * kb + kk]);
+}
+
+AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int half, int rank,
+                           int out, int j0, const float *gain, float gain_weight, float *const *ys) {
+    __m512 acc[CHAINS];
+    for (int jj = 0; jj < jb; jj++) {
+        __m512 c = _mm512_set1_ps(1.0f);
+        if (gain) {
+            __m512 g = _mm512_loadu_ps(gain + j0 + 16 * jj);
+            c = _mm512_add_ps(_mm512_set1_ps(1.0f),
+                              _mm512_mul_ps(_mm512_set1_ps(gain_weight), _mm512_sub_ps(g, _mm512_set1_ps(1.0f))));
+        }
+        for (int r = 0; r < n; r++) {
+            acc[r * jb + jj] = _mm512_loadu_ps(ys[r] + j0 + 16 * jj);
+            if (gain) acc[r * jb + jj] = _mm512_mul_ps(acc[r * jb + jj], c);
+        }
+    }
+    for (int k = 0; k < rank; k++) {
+        for (int jj = 0; jj < jb; jj++) {
+            __m512 w = load16(bt, (int64_t)k * out + j0 + 16 * jj, half);
+            for (int r = 0; r < n; r++)
+                acc[r * jb + jj] = _mm512_fmadd_ps(_mm512_set1_ps(u[r][k]), w, acc[r * jb + jj]);
+        }
+    }
+    for (int jj = 0; jj < jb; jj++)
+        for (int r = 0; r < n; r++) _mm512_storeu_ps(ys[r] + j0 + 16 * jj, acc[r * jb + jj]);
+}
+
+AVX512 void group16_n(const sb_lowrank_task *task, int n, int half, const float *const *xs, float *const *ys,
+                      float (*u)[SB_LOWRANK_MAX_RANK]) {
+    const int kb = CHAINS / n, in = task->in_features, out = task->out_features, rank = task->rank;
+    int k = 0;
+    for (; k + kb <= rank; k += kb) shrink_block16(xs, n, kb, task->a, half, k, in, u);
+    for (; k < rank; k++) shrink_block16(xs, n, 1, task->a, half, k, in, u);
+    for (int r = 0; r < n; r++)
+        for (int kk = 0; kk < rank; kk++) u[r][kk] *= task->scale;
+    const int jb = CHAINS / n;
+    int j = 0;
+    for (; j + 16 * jb <= out; j += 16 * jb) expand_block16(u, n, jb, task->bt, half, rank, out, j, task->gain, task->gain_weight, ys);
+    for (; j < out; j += 16) expand_block16(u, n, 1, task->bt, half, rank, out, j, task->gain, task->gain_weight, ys);
+}
+
+__attribute__((target("avx512f")))
+static void group16(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
+                    float (*u)[SB_LOWRANK_MAX_RANK]) {
+    if (task->half) {
+        switch (n) {
+        case 1: group16_n(task, 1, 1, xs, ys, u); break;
+        case 2: group16_n(task, 2, 1, xs, ys, u); break;
+        case 3: group16_n(task, 3, 1, xs, ys, u); break;
+        default: group16_n(task, 4, 1, xs, ys, u); break;
+        }
+    } else {
+        switch (n) {
+        case 1: group16_n(task, 1, 0, xs, ys, u); break;
+        case 2: group16_n(task, 2, 0, xs, ys, u); break;
+        case 3: group16_n(task, 3, 0, xs, ys, u); break;
+        default: group16_n(task, 4, 0, xs, ys, u); break;
+        }
+    }
+}
+
 typedef struct {
     const sb_lowrank_task *tasks;
     const float *x;
     int ldx;
     float *y;
     int ldy;
+    int use512;
 } lowrank_ctx;
 
 static void lowrank_range(void *p, int begin, int end) {
@@ -169,7 +256,8 @@ static void lowrank_range(void *p, int begin, int end) {
                 xs[r] = ctx->x + row * ctx->ldx;
                 ys[r] = ctx->y + row * ctx->ldy + task->y_offset;
             }
-            if (task->half) group_f16(task, n, xs, ys, u);
+            if (ctx->use512 && task->in_features % 16 == 0 && task->out_features % 16 == 0) group16(task, n, xs, ys, u);
+            else if (task->half) group_f16(task, n, xs, ys, u);
             else group_f32(task, n, xs, ys, u);
         }
     }
@@ -178,7 +266,7 @@ static void lowrank_range(void *p, int begin, int end) {
 void sb_lowrank_apply(const sb_lowrank_task *tasks, int count, const float *x, int ldx,
                       float *y, int ldy) {
     if (count <= 0) return;
-    lowrank_ctx ctx = { tasks, x, ldx, y, ldy };
+    lowrank_ctx ctx = { tasks, x, ldx, y, ldy, sb_avx512_in_use() };
     sb_parallel_for(count, 1, lowrank_range, &ctx);
 }
 

@@ -93,6 +93,7 @@ extension ServerSuites {
             let server = try TestServer()
             let response = try server.post("/v1/chat/completions", [
                 "model": "prefix-a", "messages": [["role": "user", "content": "Hi"]], "max_tokens": 8, "stream": true,
+                "ignore_eos": true,   // sampled: without it an early end-of-sequence would finish with "stop"
             ])
             let chunks = response.events.dropLast().compactMap {
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -114,7 +115,8 @@ extension ServerSuites {
             #expect((lp?["top_logprobs"] as? [[String: Double]])?.allSatisfy { $0.count == 2 } == true)
             #expect((lp?["token_logprobs"] as? [Double])?.allSatisfy { $0 <= 0 } == true)
             let chat = try server.post("/v1/chat/completions", ["model": baseModelID, "messages": [["role": "user", "content": "Hi"]],
-                                                                "max_tokens": 2, "logprobs": true, "top_logprobs": 3])
+                                                                "max_tokens": 2, "logprobs": true, "top_logprobs": 3,
+                                                                "ignore_eos": true])
             let content = (((chat.json["choices"] as? [[String: Any]])?.first?["logprobs"]) as? [String: Any])?["content"] as? [[String: Any]]
             #expect(content?.count == 2)
             #expect((content?.first?["top_logprobs"] as? [[String: Any]])?.count == 3)
