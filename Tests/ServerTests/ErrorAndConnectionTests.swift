@@ -24,6 +24,7 @@ extension ServerSuites {
                 ("/v1/completions", "POST", #"{"model": "\#(baseModelID)", "prompt": "x", "max_tokens": 8192}"#, 400, "context_length_exceeded", "max_tokens"),
                 ("/v1/completions", "POST", #"{"model": "\#(baseModelID)", "prompt": "x", "max_tokens": 3000}"#, 400, "context_length_exceeded", "max_tokens"),
                 ("/v1/completions", "POST", #"{"model": "ia3-a", "prompt": "x", "adapter_scale": 2}"#, 400, "invalid_value", "adapter_scale"),
+                ("/v1/completions", "POST", #"{"model": "\#(baseModelID)", "prompt": "x", "ignore_eos": "yes"}"#, 400, "invalid_value", "ignore_eos"),
                 ("/v1/nothing", "GET", nil, 404, "not_found", nil),
                 ("/v1/completions", "GET", nil, 405, "method_not_allowed", nil),
                 ("/v1/models", "POST", "{}", 405, "method_not_allowed", nil),
