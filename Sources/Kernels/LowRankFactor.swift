@@ -18,6 +18,9 @@ public final class LowRankFactor: @unchecked Sendable {
     private let floats: FloatBuffer?
     /// The binary16 values (precision f16).
     private let halves: UnsafeMutablePointer<UInt16>?
+    /// Start of the storage, for the kernel (see `isHalf`). Stored: it is read for every
+    /// (segment, module) of every step.
+    public let pointer: UnsafeRawPointer
 
     /// `values` stored at `precision` (rounded to nearest even for f16).
     public init(_ values: FloatBuffer, precision: FactorPrecision) {
@@ -27,19 +30,19 @@ public final class LowRankFactor: @unchecked Sendable {
         case .f32:
             floats = values
             halves = nil
+            pointer = UnsafeRawPointer(values.pointer)
         case .f16:
             floats = nil
             let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
             let pointer = raw.bindMemory(to: UInt16.self, capacity: max(count, 1))
             sb_f32_to_f16(values.pointer, pointer, Int64(count))
             halves = pointer
+            self.pointer = UnsafeRawPointer(pointer)
         }
     }
 
     deinit { halves?.deallocate() }
 
-    /// Start of the storage, for the kernel (see `isHalf`).
-    public var pointer: UnsafeRawPointer { floats.map { UnsafeRawPointer($0.pointer) } ?? UnsafeRawPointer(halves!) }
     /// Whether `pointer` holds binary16 values.
     public var isHalf: Bool { precision == .f16 }
     /// Bytes of storage.
