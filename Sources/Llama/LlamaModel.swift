@@ -109,6 +109,9 @@ public final class LlamaModel: @unchecked Sendable {
         // rows grouped into adapter segments.
         s.layOut(chunks)
         let segments = s.segments, adapted = !segments.isEmpty
+        // The scratch must not keep this step's adapters alive: an unloaded version is freed (and
+        // its memory returned) when its last request ends, not at some later step.
+        defer { s.segments.removeAll(keepingCapacity: true) }
 
         let hidden = c.hiddenSize, qkvWidth = c.queryDim + 2 * c.kvDim, inter = c.intermediateSize
         let qkvModules = [StackedModule(module: .q, offset: 0, width: c.queryDim),
