@@ -8,6 +8,7 @@
 #include "ckernels.h"
 #include <immintrin.h>
 #include <math.h>
+#include <stdatomic.h>
 
 static inline float hsum8(__m256 v) {
     __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
@@ -128,23 +129,24 @@ ALWAYS_INLINE void group_n(const sb_lowrank_task *task, int n, int half, const f
     expand_rows_n(u, n, task->bt, half, task->rank, task->out_features, task->gain, task->gain_weight, ys);
 }
 
-static void group_f32(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
-                      float (*u)[SB_LOWRANK_MAX_RANK]) {
-    switch (n) {
-    case 1: group_n(task, 1, 0, xs, ys, u); break;
-    case 2: group_n(task, 2, 0, xs, ys, u); break;
-    case 3: group_n(task, 3, 0, xs, ys, u); break;
-    default: group_n(task, 4, 0, xs, ys, u); break;
-    }
-}
-
-static void group_f16(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
-                      float (*u)[SB_LOWRANK_MAX_RANK]) {
-    switch (n) {
-    case 1: group_n(task, 1, 1, xs, ys, u); break;
-    case 2: group_n(task, 2, 1, xs, ys, u); break;
-    case 3: group_n(task, 3, 1, xs, ys, u); break;
-    default: group_n(task, 4, 1, xs, ys, u); break;
+/// One group of rows on the AVX2 path, dispatched to the loops compiled for its row count and
+/// storage type.
+static void group8(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
+                   float (*u)[SB_LOWRANK_MAX_RANK]) {
+    if (task->half) {
+        switch (n) {
+        case 1: group_n(task, 1, 1, xs, ys, u); break;
+        case 2: group_n(task, 2, 1, xs, ys, u); break;
+        case 3: group_n(task, 3, 1, xs, ys, u); break;
+        default: group_n(task, 4, 1, xs, ys, u); break;
+        }
+    } else {
+        switch (n) {
+        case 1: group_n(task, 1, 0, xs, ys, u); break;
+        case 2: group_n(task, 2, 0, xs, ys, u); break;
+        case 3: group_n(task, 3, 0, xs, ys, u); break;
+        default: group_n(task, 4, 0, xs, ys, u); break;
+        }
     }
 }
 
@@ -213,6 +215,7 @@ AVX512 void group16_n(const sb_lowrank_task *task, int n, int half, const float 
     for (; j < out; j += 16) expand_block16(u, n, 1, task->bt, half, rank, out, j, task->gain, task->gain_weight, ys);
 }
 
+/// group8's AVX-512 twin.
 __attribute__((target("avx512f")))
 static void group16(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
                     float (*u)[SB_LOWRANK_MAX_RANK]) {
@@ -257,16 +260,27 @@ static void lowrank_range(void *p, int begin, int end) {
                 ys[r] = ctx->y + row * ctx->ldy + task->y_offset;
             }
             if (ctx->use512 && task->in_features % 16 == 0 && task->out_features % 16 == 0) group16(task, n, xs, ys, u);
-            else if (task->half) group_f16(task, n, xs, ys, u);
-            else group_f32(task, n, xs, ys, u);
+            else group8(task, n, xs, ys, u);
         }
     }
+}
+
+/// Decided once per process from the CPU alone (not the panel kernel's switch, which tests
+/// flip): a row's LoRA result must never change between steps or between tests running at once.
+static int cpu_has_avx512(void) {
+    static atomic_int choice = -1;
+    int value = atomic_load(&choice);
+    if (value < 0) {
+        value = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        atomic_store(&choice, value);
+    }
+    return value;
 }
 
 void sb_lowrank_apply(const sb_lowrank_task *tasks, int count, const float *x, int ldx,
                       float *y, int ldy) {
     if (count <= 0) return;
-    lowrank_ctx ctx = { tasks, x, ldx, y, ldy, sb_avx512_in_use() };
+    lowrank_ctx ctx = { tasks, x, ldx, y, ldy, cpu_has_avx512() };
     sb_parallel_for(count, 1, lowrank_range, &ctx);
 }
 
