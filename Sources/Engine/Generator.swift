@@ -93,11 +93,6 @@ public final class Generator {
     /// Rows (tokens) the last step ran.
     public private(set) var lastStepTokens = 0
 
-    /// Blocks the running sequences still need for tokens not yet in the cache.
-    public var blocksStillNeeded: Int {
-        sequences.reduce(0) { $0 + max(0, cache.blocksNeeded(tokens: $1.tokens.count) - $1.blockTable.count) }
-    }
-
     /// Blocks the sequences will hold at their promised peak: prompt plus up to
     /// `outputReserve` generated tokens (fewer if `max_tokens` is smaller), or what they hold
     /// and need now if they already went past it. Admission control keeps the total within the pool.
