@@ -67,10 +67,11 @@ struct LowRankLoading {
             for k in 0..<rank { bTransposed.pointer[k * outFeatures + j] = g * b.pointer[j * rank + k] }
         }
         // Everything above (DoRA's norm included) used the f32 values; only storage is rounded.
-        let fitsHalf = [a, bTransposed].allSatisfy { factor in
+        // Half storage only if every value fits its range (A and Bᵀ share one precision).
+        let fitsHalf = { [a, bTransposed].allSatisfy { factor in
             (0..<factor.count).allSatisfy { abs(factor.pointer[$0]) <= LowRankFactor.largestHalf }
-        }
-        let precision = fitsHalf ? limits.precision : .f32
+        } }
+        let precision: FactorPrecision = limits.precision == .f16 && fitsHalf() ? .f16 : .f32
         return LowRankDelta(rank: rank, inFeatures: inFeatures, outFeatures: outFeatures,
                             a: LowRankFactor(a, precision: precision),
                             bTransposed: LowRankFactor(bTransposed, precision: precision), scale: scale, doraGain: gain)
