@@ -56,6 +56,62 @@ public enum ModuleDelta: Sendable {
     case ia3(IA3Scaling)
 }
 
+/// One (layer, module) delta as the forward pass reads it every step: plain values and pointers
+/// into buffers its adapter owns, so the per-step loops over segments do no reference counting.
+/// Valid while the adapter is alive (the step's segments keep it so).
+public struct DeltaEntry: @unchecked Sendable {
+    public enum Kind: UInt8, Sendable {
+        case none, lowRank, ia3Output, ia3Input
+    }
+    public let kind: Kind
+    /// LoRA/DoRA: rank, A [rank, inFeatures] and Bᵀ [rank, outFeatures] (f32, or binary16 when `isHalf`).
+    public let rank: Int
+    public let inFeatures: Int
+    public let outFeatures: Int
+    public let a: UnsafeRawPointer?
+    public let bTransposed: UnsafeRawPointer?
+    public let isHalf: Bool
+    public let scale: Float
+    /// DoRA's gain g [outFeatures]; nil for LoRA.
+    public let gain: UnsafePointer<Float>?
+    /// IA³: l [vectorCount].
+    public let vector: UnsafePointer<Float>?
+    public let vectorCount: Int
+
+    /// No delta on this module.
+    public static let none = DeltaEntry(kind: .none)
+
+    init(kind: Kind, rank: Int = 0, inFeatures: Int = 0, outFeatures: Int = 0, a: UnsafeRawPointer? = nil,
+         bTransposed: UnsafeRawPointer? = nil, isHalf: Bool = false, scale: Float = 0, gain: UnsafePointer<Float>? = nil,
+         vector: UnsafePointer<Float>? = nil, vectorCount: Int = 0) {
+        self.kind = kind
+        self.rank = rank
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.a = a
+        self.bTransposed = bTransposed
+        self.isHalf = isHalf
+        self.scale = scale
+        self.gain = gain
+        self.vector = vector
+        self.vectorCount = vectorCount
+    }
+
+    init(_ delta: ModuleDelta?) {
+        switch delta {
+        case .lowRank(let d)?:
+            self.init(kind: .lowRank, rank: d.rank, inFeatures: d.inFeatures, outFeatures: d.outFeatures, a: d.a.pointer,
+                      bTransposed: d.bTransposed.pointer, isHalf: d.a.isHalf, scale: d.scale,
+                      gain: d.doraGain.map { UnsafePointer($0.pointer) })
+        case .ia3(let s)?:
+            self.init(kind: s.scalesInput ? .ia3Input : .ia3Output, vector: UnsafePointer(s.vector.pointer),
+                      vectorCount: s.vector.count)
+        case nil:
+            self.init(kind: .none)
+        }
+    }
+}
+
 /// A loaded adapter: immutable once built, shared by every request that uses this version.
 /// Deltas are looked up by (layer, module); prefix and prompt tuning carry their virtual tokens.
 public final class Adapter: Sendable, CustomStringConvertible {
@@ -70,8 +126,13 @@ public final class Adapter: Sendable, CustomStringConvertible {
     public let rank: Int
     /// Bytes held by its tensors.
     public let byteCount: Int
-    /// deltas[layer * ProjectionModule.allCases.count + module.index].
+    /// deltas[layer * ProjectionModule.count + module.index].
     private let deltas: [ModuleDelta?]
+    /// The same deltas as `DeltaEntry` values (pointers into the buffers `deltas` owns).
+    /// Written once in init, read-only after, freed in deinit.
+    nonisolated(unsafe) private let entries: UnsafeMutablePointer<DeltaEntry>
+    /// Whether the adapter changes any projection weights' products (LoRA, DoRA, IA³).
+    public let hasModuleDeltas: Bool
     /// Prefix tuning: [virtualTokens, layers · 2 · kvDim]; layer L's keys at columns
     /// [2L·kvDim, (2L+1)·kvDim), its values right after. Written un-rotated into cache slots 0..<n.
     public let prefixKV: FloatBuffer?
@@ -87,6 +148,10 @@ public final class Adapter: Sendable, CustomStringConvertible {
         self.kind = kind
         self.source = source
         self.deltas = deltas
+        entries = .allocate(capacity: max(deltas.count, 1))
+        entries.initialize(repeating: .none, count: max(deltas.count, 1))
+        for (index, delta) in deltas.enumerated() { entries[index] = DeltaEntry(delta) }
+        hasModuleDeltas = deltas.contains { $0 != nil }
         self.prefixKV = prefixKV
         self.promptEmbeddings = promptEmbeddings
         self.virtualTokenCount = virtualTokenCount
@@ -104,20 +169,25 @@ public final class Adapter: Sendable, CustomStringConvertible {
     }
 
     // Unloaded or replaced versions are freed when their last request ends; hand their memory back.
-    deinit { MemoryReclaimer.releaseSoon() }
+    deinit {
+        entries.deallocate()
+        MemoryReclaimer.releaseSoon()
+    }
 
     /// The delta on `module` of `layer`, if the adapter changes it.
     @inline(__always)
     public func delta(layer: Int, module: ProjectionModule) -> ModuleDelta? {
-        let index = layer * ProjectionModule.allCases.count + module.index
+        let index = layer * ProjectionModule.count + module.index
         return index < deltas.count ? deltas[index] : nil
     }
 
     /// Whether the adapter changes `module` of `layer`.
     public func changes(layer: Int, module: ProjectionModule) -> Bool { delta(layer: layer, module: module) != nil }
 
-    /// Whether the adapter changes any projection weights' products (LoRA, DoRA, IA³).
-    public var hasModuleDeltas: Bool { deltas.contains { $0 != nil } }
+    /// The per-(layer, module) entries, for the forward pass: `entries[layer · ProjectionModule.count
+    /// + module.index]`, `deltaTableCount` of them. Valid while this adapter is alive.
+    public var deltaTable: UnsafePointer<DeltaEntry> { UnsafePointer(entries) }
+    public var deltaTableCount: Int { deltas.count }
 
     public var description: String { "\(name)@v\(version) (\(kind.rawValue))" }
 }

@@ -14,7 +14,7 @@ struct IA3Loading {
                                            hint: "fully trained copies of base modules cannot be shared between requests")
         }
         let targets = PEFTTargets(config: config, file: configPath)
-        var deltas = [ModuleDelta?](repeating: nil, count: base.layerCount * ProjectionModule.allCases.count)
+        var deltas = [ModuleDelta?](repeating: nil, count: base.layerCount * ProjectionModule.count)
         for layer in 0..<base.layerCount {
             for module in ProjectionModule.allCases {
                 let key = module.key(layer: layer)
@@ -22,7 +22,7 @@ struct IA3Loading {
                 let scalesInput = try targets.isFeedForward(key)
                 let shape = scalesInput ? [1, base.inFeatures(module)] : [base.outFeatures(module), 1]
                 let vector = try tensors.take("base_model.model." + key + ".ia3_l", shapes: [shape])
-                deltas[layer * ProjectionModule.allCases.count + module.index] =
+                deltas[layer * ProjectionModule.count + module.index] =
                     .ia3(IA3Scaling(vector: vector, scalesInput: scalesInput))
             }
         }

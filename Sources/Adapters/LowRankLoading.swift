@@ -21,7 +21,7 @@ struct LowRankLoading {
         if isDoRA && weights == nil {
             throw AdapterError.unsupported(file: configPath, what: "DoRA without the base weights", hint: "load it through the server")
         }
-        var deltas = [ModuleDelta?](repeating: nil, count: base.layerCount * ProjectionModule.allCases.count)
+        var deltas = [ModuleDelta?](repeating: nil, count: base.layerCount * ProjectionModule.count)
         for layer in 0..<base.layerCount {
             for module in ProjectionModule.allCases {
                 let key = module.key(layer: layer)
@@ -33,7 +33,7 @@ struct LowRankLoading {
                 }
                 let delta = try loadModule(key: key, layer: layer, module: module, rank: rank,
                                            scale: Float(try targets.scale(key)), isDoRA: isDoRA)
-                deltas[layer * ProjectionModule.allCases.count + module.index] = .lowRank(delta)
+                deltas[layer * ProjectionModule.count + module.index] = .lowRank(delta)
             }
         }
         try refuseForeignTargets()

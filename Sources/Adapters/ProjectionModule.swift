@@ -4,8 +4,23 @@ public enum ProjectionModule: String, CaseIterable, Sendable, Comparable {
     case q = "q_proj", k = "k_proj", v = "v_proj", o = "o_proj"
     case gate = "gate_proj", up = "up_proj", down = "down_proj"
 
-    /// Position in `allCases` (used to index per-(layer, module) tables).
-    public var index: Int { Self.allCases.firstIndex(of: self)! }
+    /// Position in `allCases` (used to index per-(layer, module) tables). A switch, not a
+    /// search of `allCases`: the forward pass asks for it for every segment of every projection.
+    @inline(__always)
+    public var index: Int {
+        switch self {
+        case .q: return 0
+        case .k: return 1
+        case .v: return 2
+        case .o: return 3
+        case .gate: return 4
+        case .up: return 5
+        case .down: return 6
+        }
+    }
+
+    /// Number of modules (`allCases.count`, without building the array).
+    public static let count = 7
 
     /// The submodule holding this projection in a Hugging Face Llama layer.
     public var group: String {

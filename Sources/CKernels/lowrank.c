@@ -35,6 +35,41 @@ static inline __attribute__((always_inline)) float load1(const void *w, int64_t 
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/// The next task's A and Bᵀ, fetched ahead while the current task runs: one cache line for each
+/// 64 bytes the current task reads. A task's factors are a few short streams (tens of KB), too
+/// short for the hardware prefetcher to ramp up on, so without this every task starts by waiting
+/// on memory; pacing keeps the misses in flight few enough that the CPU does not drop them.
+typedef struct {
+    const char *next, *end;          // the line to fetch next, inside [.., end)
+    const char *then, *thenEnd;      // the region after it (Bᵀ after A), or empty
+    int credit;                      // bytes read by the current task not yet matched by a fetch
+} prefetch_stream;
+
+static prefetch_stream prefetch_for(const sb_lowrank_task *task) {
+    prefetch_stream s = { 0 };
+    if (!task) return s;
+    const long size = task->half ? 2 : 4;
+    s.next = task->a;
+    s.end = s.next + (long)task->rank * task->in_features * size;
+    s.then = task->bt;
+    s.thenEnd = s.then + (long)task->rank * task->out_features * size;
+    return s;
+}
+
+/// Records that the current task read `bytes` more, and fetches as many bytes of the next one.
+ALWAYS_INLINE void prefetch_advance(prefetch_stream *s, int bytes) {
+    s->credit += bytes;
+    while (s->credit >= 64) {
+        s->credit -= 64;
+        if (s->next >= s->end) {
+            if (s->then >= s->thenEnd) return;
+            s->next = s->then; s->end = s->thenEnd; s->then = s->thenEnd;
+        }
+        _mm_prefetch(s->next, _MM_HINT_T0);
+        s->next += 64;
+    }
+}
+
 /// Independent FMA chains the loops below keep in flight: one chain would wait on the FMA
 /// latency (4 cycles) every step; four hide it. A decode row with its own adapter (n = 1) gets
 /// its chains from 4 ranks (shrink) or 4 column blocks (expand) instead of from other rows.
@@ -45,11 +80,12 @@ static inline __attribute__((always_inline)) float load1(const void *w, int64_t 
 /// takes x in order, 8 lanes at a time, then the lanes' sum and the tail: the same arithmetic
 /// whatever n and kb are, so a row's result never depends on the rows or ranks beside it.
 ALWAYS_INLINE void shrink_block(const float *const *xs, int n, int kb, const void *a, int half, int k0, int in,
-                                float (*u)[SB_LOWRANK_MAX_RANK]) {
+                                float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     __m256 acc[CHAINS];
     for (int c = 0; c < n * kb; c++) acc[c] = _mm256_setzero_ps();
     int i = 0;
     for (; i + 8 <= in; i += 8) {
+        prefetch_advance(pf, kb * 8 * (half ? 2 : 4));
         for (int kk = 0; kk < kb; kk++) {
             __m256 w = load8(a, (int64_t)(k0 + kk) * in + i, half);
             for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
@@ -66,18 +102,19 @@ ALWAYS_INLINE void shrink_block(const float *const *xs, int n, int kb, const voi
 
 /// shrink for n ≤ ROW_GROUP rows: ranks in blocks of CHAINS / n.
 ALWAYS_INLINE void shrink_rows_n(const float *const *xs, int n, const void *a, int half, int rank, int in,
-                                 float (*u)[SB_LOWRANK_MAX_RANK]) {
+                                 float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     const int kb = CHAINS / n;
     int k = 0;
-    for (; k + kb <= rank; k += kb) shrink_block(xs, n, kb, a, half, k, in, u);
-    for (; k < rank; k++) shrink_block(xs, n, 1, a, half, k, in, u);
+    for (; k + kb <= rank; k += kb) shrink_block(xs, n, kb, a, half, k, in, u, pf);
+    for (; k < rank; k++) shrink_block(xs, n, 1, a, half, k, in, u, pf);
 }
 
 /// y[r][j0 + 8·jj …] = c ⊙ y + Σ_k u[r][k]·Bᵀ[k] for r < n, jj < jb (n·jb ≤ CHAINS). Every
 /// output element starts from y (times the DoRA factor) and adds the ranks in order, in
 /// vector lanes or in the scalar tail alike (both fused multiply-adds).
 ALWAYS_INLINE void expand_block(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int half, int rank,
-                                int out, int j0, const float *gain, float gain_weight, float *const *ys) {
+                                int out, int j0, const float *gain, float gain_weight, float *const *ys,
+                                prefetch_stream *pf) {
     __m256 acc[CHAINS];
     for (int jj = 0; jj < jb; jj++) {
         __m256 c = _mm256_set1_ps(1.0f);
@@ -92,6 +129,7 @@ ALWAYS_INLINE void expand_block(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, 
         }
     }
     for (int k = 0; k < rank; k++) {
+        prefetch_advance(pf, jb * 8 * (half ? 2 : 4));
         for (int jj = 0; jj < jb; jj++) {
             __m256 w = load8(bt, (int64_t)k * out + j0 + 8 * jj, half);
             for (int r = 0; r < n; r++)
@@ -104,11 +142,11 @@ ALWAYS_INLINE void expand_block(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, 
 
 /// expand for n ≤ ROW_GROUP rows: columns in blocks of 8·(CHAINS / n), then 8, then one by one.
 ALWAYS_INLINE void expand_rows_n(float (*u)[SB_LOWRANK_MAX_RANK], int n, const void *bt, int half, int rank, int out,
-                                 const float *gain, float gain_weight, float *const *ys) {
+                                 const float *gain, float gain_weight, float *const *ys, prefetch_stream *pf) {
     const int jb = CHAINS / n;
     int j = 0;
-    for (; j + 8 * jb <= out; j += 8 * jb) expand_block(u, n, jb, bt, half, rank, out, j, gain, gain_weight, ys);
-    for (; j + 8 <= out; j += 8) expand_block(u, n, 1, bt, half, rank, out, j, gain, gain_weight, ys);
+    for (; j + 8 * jb <= out; j += 8 * jb) expand_block(u, n, jb, bt, half, rank, out, j, gain, gain_weight, ys, pf);
+    for (; j + 8 <= out; j += 8) expand_block(u, n, 1, bt, half, rank, out, j, gain, gain_weight, ys, pf);
     for (int r = 0; r < n; r++) {
         for (int t = j; t < out; t++) {
             float value = ys[r][t];
@@ -122,30 +160,30 @@ ALWAYS_INLINE void expand_rows_n(float (*u)[SB_LOWRANK_MAX_RANK], int n, const v
 /// One group of n rows of a task: shrink, scale, expand, with n and the storage type made
 /// constants so that each combination compiles to its own register-resident loops.
 ALWAYS_INLINE void group_n(const sb_lowrank_task *task, int n, int half, const float *const *xs, float *const *ys,
-                           float (*u)[SB_LOWRANK_MAX_RANK]) {
-    shrink_rows_n(xs, n, task->a, half, task->rank, task->in_features, u);
+                           float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
+    shrink_rows_n(xs, n, task->a, half, task->rank, task->in_features, u, pf);
     for (int r = 0; r < n; r++)
         for (int k = 0; k < task->rank; k++) u[r][k] *= task->scale;
-    expand_rows_n(u, n, task->bt, half, task->rank, task->out_features, task->gain, task->gain_weight, ys);
+    expand_rows_n(u, n, task->bt, half, task->rank, task->out_features, task->gain, task->gain_weight, ys, pf);
 }
 
 /// One group of rows on the AVX2 path, dispatched to the loops compiled for its row count and
 /// storage type.
 static void group8(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
-                   float (*u)[SB_LOWRANK_MAX_RANK]) {
+                   float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     if (task->half) {
         switch (n) {
-        case 1: group_n(task, 1, 1, xs, ys, u); break;
-        case 2: group_n(task, 2, 1, xs, ys, u); break;
-        case 3: group_n(task, 3, 1, xs, ys, u); break;
-        default: group_n(task, 4, 1, xs, ys, u); break;
+        case 1: group_n(task, 1, 1, xs, ys, u, pf); break;
+        case 2: group_n(task, 2, 1, xs, ys, u, pf); break;
+        case 3: group_n(task, 3, 1, xs, ys, u, pf); break;
+        default: group_n(task, 4, 1, xs, ys, u, pf); break;
         }
     } else {
         switch (n) {
-        case 1: group_n(task, 1, 0, xs, ys, u); break;
-        case 2: group_n(task, 2, 0, xs, ys, u); break;
-        case 3: group_n(task, 3, 0, xs, ys, u); break;
-        default: group_n(task, 4, 0, xs, ys, u); break;
+        case 1: group_n(task, 1, 0, xs, ys, u, pf); break;
+        case 2: group_n(task, 2, 0, xs, ys, u, pf); break;
+        case 3: group_n(task, 3, 0, xs, ys, u, pf); break;
+        default: group_n(task, 4, 0, xs, ys, u, pf); break;
         }
     }
 }
@@ -162,10 +200,11 @@ AVX512 __m512 load16(const void *w, int64_t i, int half) {
 }
 
 AVX512 void shrink_block16(const float *const *xs, int n, int kb, const void *a, int half, int k0, int in,
-                           float (*u)[SB_LOWRANK_MAX_RANK]) {
+                           float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     __m512 acc[CHAINS];
     for (int c = 0; c < n * kb; c++) acc[c] = _mm512_setzero_ps();
     for (int i = 0; i < in; i += 16) {
+        prefetch_advance(pf, kb * 16 * (half ? 2 : 4));
         for (int kk = 0; kk < kb; kk++) {
             __m512 w = load16(a, (int64_t)(k0 + kk) * in + i, half);
             for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm512_fmadd_ps(_mm512_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
@@ -176,7 +215,7 @@ AVX512 void shrink_block16(const float *const *xs, int n, int kb, const void *a,
 }
 
 AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int half, int rank,
-                           int out, int j0, const float *gain, float gain_weight, float *const *ys) {
+                           int out, int j0, const float *gain, float gain_weight, float *const *ys, prefetch_stream *pf) {
     __m512 acc[CHAINS];
     for (int jj = 0; jj < jb; jj++) {
         __m512 c = _mm512_set1_ps(1.0f);
@@ -191,6 +230,7 @@ AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const
         }
     }
     for (int k = 0; k < rank; k++) {
+        prefetch_advance(pf, jb * 16 * (half ? 2 : 4));
         for (int jj = 0; jj < jb; jj++) {
             __m512 w = load16(bt, (int64_t)k * out + j0 + 16 * jj, half);
             for (int r = 0; r < n; r++)
@@ -202,36 +242,36 @@ AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const
 }
 
 AVX512 void group16_n(const sb_lowrank_task *task, int n, int half, const float *const *xs, float *const *ys,
-                      float (*u)[SB_LOWRANK_MAX_RANK]) {
+                      float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     const int kb = CHAINS / n, in = task->in_features, out = task->out_features, rank = task->rank;
     int k = 0;
-    for (; k + kb <= rank; k += kb) shrink_block16(xs, n, kb, task->a, half, k, in, u);
-    for (; k < rank; k++) shrink_block16(xs, n, 1, task->a, half, k, in, u);
+    for (; k + kb <= rank; k += kb) shrink_block16(xs, n, kb, task->a, half, k, in, u, pf);
+    for (; k < rank; k++) shrink_block16(xs, n, 1, task->a, half, k, in, u, pf);
     for (int r = 0; r < n; r++)
         for (int kk = 0; kk < rank; kk++) u[r][kk] *= task->scale;
     const int jb = CHAINS / n;
     int j = 0;
-    for (; j + 16 * jb <= out; j += 16 * jb) expand_block16(u, n, jb, task->bt, half, rank, out, j, task->gain, task->gain_weight, ys);
-    for (; j < out; j += 16) expand_block16(u, n, 1, task->bt, half, rank, out, j, task->gain, task->gain_weight, ys);
+    for (; j + 16 * jb <= out; j += 16 * jb) expand_block16(u, n, jb, task->bt, half, rank, out, j, task->gain, task->gain_weight, ys, pf);
+    for (; j < out; j += 16) expand_block16(u, n, 1, task->bt, half, rank, out, j, task->gain, task->gain_weight, ys, pf);
 }
 
 /// group8's AVX-512 twin.
 __attribute__((target("avx512f")))
 static void group16(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
-                    float (*u)[SB_LOWRANK_MAX_RANK]) {
+                    float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     if (task->half) {
         switch (n) {
-        case 1: group16_n(task, 1, 1, xs, ys, u); break;
-        case 2: group16_n(task, 2, 1, xs, ys, u); break;
-        case 3: group16_n(task, 3, 1, xs, ys, u); break;
-        default: group16_n(task, 4, 1, xs, ys, u); break;
+        case 1: group16_n(task, 1, 1, xs, ys, u, pf); break;
+        case 2: group16_n(task, 2, 1, xs, ys, u, pf); break;
+        case 3: group16_n(task, 3, 1, xs, ys, u, pf); break;
+        default: group16_n(task, 4, 1, xs, ys, u, pf); break;
         }
     } else {
         switch (n) {
-        case 1: group16_n(task, 1, 0, xs, ys, u); break;
-        case 2: group16_n(task, 2, 0, xs, ys, u); break;
-        case 3: group16_n(task, 3, 0, xs, ys, u); break;
-        default: group16_n(task, 4, 0, xs, ys, u); break;
+        case 1: group16_n(task, 1, 0, xs, ys, u, pf); break;
+        case 2: group16_n(task, 2, 0, xs, ys, u, pf); break;
+        case 3: group16_n(task, 3, 0, xs, ys, u, pf); break;
+        default: group16_n(task, 4, 0, xs, ys, u, pf); break;
         }
     }
 }
@@ -250,6 +290,13 @@ static void lowrank_range(void *p, int begin, int end) {
     float u[ROW_GROUP][SB_LOWRANK_MAX_RANK];
     for (int t = begin; t < end; t++) {
         const sb_lowrank_task *task = &ctx->tasks[t];
+        // Only for binary16 factors: their streams are half as long, and measured on the adapter
+        // benchmark the prefetch speeds them up while f32 factors, which the hardware prefetcher
+        // follows well enough, came out slower with it. A task of the same factors (more rows of
+        // the segment) finds them in cache already.
+        const sb_lowrank_task *next =
+            task->half && t + 1 < end && ctx->tasks[t + 1].a != task->a ? &ctx->tasks[t + 1] : NULL;
+        prefetch_stream pf = prefetch_for(next);
         for (int first = 0; first < task->rows; first += ROW_GROUP) {
             int n = task->rows - first < ROW_GROUP ? task->rows - first : ROW_GROUP;
             const float *xs[ROW_GROUP];
@@ -259,8 +306,8 @@ static void lowrank_range(void *p, int begin, int end) {
                 xs[r] = ctx->x + row * ctx->ldx;
                 ys[r] = ctx->y + row * ctx->ldy + task->y_offset;
             }
-            if (ctx->use512 && task->in_features % 16 == 0 && task->out_features % 16 == 0) group16(task, n, xs, ys, u);
-            else group8(task, n, xs, ys, u);
+            if (ctx->use512 && task->in_features % 16 == 0 && task->out_features % 16 == 0) group16(task, n, xs, ys, u, &pf);
+            else group8(task, n, xs, ys, u, &pf);
         }
     }
 }

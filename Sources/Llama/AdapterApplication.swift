@@ -20,24 +20,24 @@ final class AdapterApplication {
     /// Module deltas for `segments`, on the output `y` of a (possibly stacked) projection.
     /// `modules` lists each module stacked in `base`: its first column in `y` (= its first row in W).
     /// `sharedInput` is false for o and down, whose IA³ input scales `scaleInputs` already applied.
-    func applyToOutput(layer: Int, modules: [StackedModule], segments: [AdapterSegment], sharedInput: Bool,
+    func applyToOutput(layer: Int, modules: [StackedModule], segments: [SegmentDeltas], sharedInput: Bool,
                        base: Projection, x: UnsafePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>, ldy: Int) {
         tasks.removeAll(keepingCapacity: true)
-        for segment in segments where segment.use.adapter.hasModuleDeltas {
+        for segment in segments where segment.hasModuleDeltas {
             for stacked in modules {
-                let offset = stacked.offset
-                switch segment.use.adapter.delta(layer: layer, module: stacked.module) {
-                case .lowRank(let d)?:
-                    addTasks(segment: segment, delta: d, yOffset: offset)
-                case .ia3(let s)? where s.scalesInput:
+                let entry = segment.entry(layer: layer, module: stacked.module)
+                switch entry.kind {
+                case .lowRank:
+                    addTasks(segment: segment, entry: entry, yOffset: stacked.offset)
+                case .ia3Input:
                     guard sharedInput else { break }
-                    addInputScaleCorrection(segment: segment, vector: s.vector, base: base, rowOffset: offset,
+                    addInputScaleCorrection(segment: segment, vector: entry.vector!, base: base, rowOffset: stacked.offset,
                                             outFeatures: stacked.width,
-                                            x: x, ldx: ldx, y: y + offset, ldy: ldy)
-                case .ia3(let s)?:
-                    scaleColumns(rows: segment.firstRow..<segment.firstRow + segment.rowCount, vector: s.vector.pointer,
-                                 count: s.vector.count, y: y + offset, ldy: ldy)
-                case nil:
+                                            x: x, ldx: ldx, y: y + stacked.offset, ldy: ldy)
+                case .ia3Output:
+                    scaleColumns(rows: segment.rows, vector: entry.vector!, count: entry.vectorCount,
+                                 y: y + stacked.offset, ldy: ldy)
+                case .none:
                     break
                 }
             }
@@ -47,23 +47,24 @@ final class AdapterApplication {
 
     /// Scales the inputs of an unshared projection (o, down) in place, for segments whose
     /// adapter is an IA³ with this module among its feed-forward modules.
-    func scaleInputs(layer: Int, module: ProjectionModule, segments: [AdapterSegment],
+    func scaleInputs(layer: Int, module: ProjectionModule, segments: [SegmentDeltas],
                      x: UnsafeMutablePointer<Float>, ldx: Int) {
         for segment in segments {
-            guard case .ia3(let s)? = segment.use.adapter.delta(layer: layer, module: module), s.scalesInput else { continue }
-            scaleColumns(rows: segment.firstRow..<segment.firstRow + segment.rowCount, vector: s.vector.pointer,
-                         count: s.vector.count, y: x, ldy: ldx)
+            let entry = segment.entry(layer: layer, module: module)
+            guard entry.kind == .ia3Input else { continue }
+            scaleColumns(rows: segment.rows, vector: entry.vector!, count: entry.vectorCount, y: x, ldy: ldx)
         }
     }
 
     /// Whether some segment rescales this module's whole output (DoRA, IA³ on outputs): then
     /// the output cannot be accumulated straight into the residual stream.
-    func rescalesOutput(layer: Int, module: ProjectionModule, segments: [AdapterSegment]) -> Bool {
+    func rescalesOutput(layer: Int, module: ProjectionModule, segments: [SegmentDeltas]) -> Bool {
         segments.contains { segment in
-            switch segment.use.adapter.delta(layer: layer, module: module) {
-            case .lowRank(let d)?: return d.doraGain != nil
-            case .ia3(let s)?: return !s.scalesInput
-            case nil: return false
+            let entry = segment.entry(layer: layer, module: module)
+            switch entry.kind {
+            case .lowRank: return entry.gain != nil
+            case .ia3Output: return true
+            case .ia3Input, .none: return false
             }
         }
     }
@@ -72,34 +73,32 @@ final class AdapterApplication {
 
     /// LoRA/DoRA tasks for one segment, split into blocks of a few rows so both cores share
     /// a segment that holds most of the step.
-    private func addTasks(segment: AdapterSegment, delta d: LowRankDelta, yOffset: Int) {
-        let λ = segment.use.scale
+    private func addTasks(segment: SegmentDeltas, entry d: DeltaEntry, yOffset: Int) {
+        let λ = segment.scale
         let rowsPerTask = 4
-        var first = segment.firstRow
-        let end = segment.firstRow + segment.rowCount
-        while first < end {
-            let rows = min(rowsPerTask, end - first)
+        var first = segment.rows.lowerBound
+        while first < segment.rows.upperBound {
+            let rows = min(rowsPerTask, segment.rows.upperBound - first)
             tasks.append(LowRank.task(firstRow: first, rows: rows, rank: d.rank, inFeatures: d.inFeatures,
-                                      outFeatures: d.outFeatures, yOffset: yOffset, a: d.a.pointer,
-                                      bTransposed: d.bTransposed.pointer, half: d.a.isHalf, scale: λ * d.scale,
-                                      gain: d.doraGain.map { UnsafePointer($0.pointer) }, gainWeight: λ))
+                                      outFeatures: d.outFeatures, yOffset: yOffset, a: d.a!, bTransposed: d.bTransposed!,
+                                      half: d.isHalf, scale: λ * d.scale, gain: d.gain, gainWeight: λ))
             first += rows
         }
     }
 
     /// y[s, 0..<outFeatures] += (x[s] ⊙ (l − 1)) · W[rowOffset..<rowOffset+outFeatures, :]ᵀ.
-    private func addInputScaleCorrection(segment: AdapterSegment, vector: FloatBuffer, base: Projection, rowOffset: Int,
-                                         outFeatures: Int, x: UnsafePointer<Float>, ldx: Int,
+    private func addInputScaleCorrection(segment: SegmentDeltas, vector: UnsafePointer<Float>, base: Projection,
+                                         rowOffset: Int, outFeatures: Int, x: UnsafePointer<Float>, ldx: Int,
                                          y: UnsafeMutablePointer<Float>, ldy: Int) {
-        let inFeatures = base.inFeatures, rows = segment.rowCount
+        let inFeatures = base.inFeatures, rows = segment.rows.count
         if scaledInput.count < rows * inFeatures { scaledInput = FloatBuffer(count: rows * inFeatures) }
         for r in 0..<rows {
-            let source = x + (segment.firstRow + r) * ldx, target = scaledInput.pointer + r * inFeatures
-            for i in 0..<inFeatures { target[i] = source[i] * (vector.pointer[i] - 1) }
+            let source = x + (segment.rows.lowerBound + r) * ldx, target = scaledInput.pointer + r * inFeatures
+            for i in 0..<inFeatures { target[i] = source[i] * (vector[i] - 1) }
         }
         Gemm.xwt(rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, x: scaledInput.pointer, ldx: inFeatures,
                  w: base.dense.pointer + rowOffset * inFeatures, ldw: inFeatures,
-                 y: y + segment.firstRow * ldy, ldy: ldy, accumulate: true)
+                 y: y + segment.rows.lowerBound * ldy, ldy: ldy, accumulate: true)
     }
 
     /// y[r, j] *= vector[j] for r in rows, j < count.
@@ -117,4 +116,32 @@ struct StackedModule {
     let module: ProjectionModule
     let offset: Int
     let width: Int
+}
+
+/// A segment as the step's adapter loops read it: its rows, the request's delta multiplier and
+/// its adapter's delta table, as plain values (the loops run once per segment per projection
+/// per layer, so they avoid reference counting). Built each step from the `AdapterSegment`s,
+/// which keep the adapters, and so the tables, alive for the step.
+struct SegmentDeltas {
+    let rows: Range<Int>
+    /// Multiplies the LoRA/DoRA delta.
+    let scale: Float
+    let hasModuleDeltas: Bool
+    private let table: UnsafePointer<DeltaEntry>
+    private let tableCount: Int
+
+    init(_ segment: AdapterSegment) {
+        rows = segment.firstRow..<segment.firstRow + segment.rowCount
+        scale = segment.use.scale
+        hasModuleDeltas = segment.use.adapter.hasModuleDeltas
+        table = segment.use.adapter.deltaTable
+        tableCount = segment.use.adapter.deltaTableCount
+    }
+
+    /// The adapter's delta on `module` of `layer` (kind `.none` if it leaves it alone).
+    @inline(__always)
+    func entry(layer: Int, module: ProjectionModule) -> DeltaEntry {
+        let index = layer * ProjectionModule.count + module.index
+        return index < tableCount ? table[index] : .none
+    }
 }

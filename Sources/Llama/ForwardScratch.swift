@@ -24,6 +24,8 @@ public final class ForwardScratch {
     var attentionChunks: [AttentionChunk] = []
     /// Runs of consecutive rows with the same adapter (and scale).
     var segments: [AdapterSegment] = []
+    /// The same segments as the adapter loops read them (valid while `segments` holds the adapters).
+    var segmentDeltas: [SegmentDeltas] = []
     let adapters = AdapterApplication()
 
     /// Empty buffers; they grow to the first step's size.
@@ -63,6 +65,14 @@ public final class ForwardScratch {
             }
             row += n
         }
+        segmentDeltas.removeAll(keepingCapacity: true)
+        for segment in segments { segmentDeltas.append(SegmentDeltas(segment)) }
+    }
+
+    /// Forgets the step's segments: the scratch must not keep adapters alive past their step.
+    func clearSegments() {
+        segmentDeltas.removeAll(keepingCapacity: true)
+        segments.removeAll(keepingCapacity: true)
     }
 
     func ensure(rows needed: Int, logitRows neededLogits: Int, config c: LlamaConfig) {

@@ -108,10 +108,10 @@ public final class LlamaModel: @unchecked Sendable {
         // Block tables packed once per step, shared by the KV stores and attention of every layer;
         // rows grouped into adapter segments.
         s.layOut(chunks)
-        let segments = s.segments, adapted = !segments.isEmpty
+        let segments = s.segmentDeltas, adapted = !segments.isEmpty
         // The scratch must not keep this step's adapters alive: an unloaded version is freed (and
         // its memory returned) when its last request ends, not at some later step.
-        defer { s.segments.removeAll(keepingCapacity: true) }
+        defer { s.clearSegments() }
 
         let hidden = c.hiddenSize, qkvWidth = c.queryDim + 2 * c.kvDim, inter = c.intermediateSize
         let qkvModules = [StackedModule(module: .q, offset: 0, width: c.queryDim),
@@ -195,7 +195,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// separate buffer first; otherwise base and LoRA products accumulate straight into the residual.
     private func project(_ projection: Projection, module: ProjectionModule, layer: Int, rows: Int,
                          input: UnsafeMutablePointer<Float>, ldInput: Int, intoResidual residual: UnsafeMutablePointer<Float>,
-                         segments: [AdapterSegment], scratch s: ForwardScratch) {
+                         segments: [SegmentDeltas], scratch s: ForwardScratch) {
         let hidden = config.hiddenSize
         guard !segments.isEmpty else {
             projection.apply(rows: rows, x: input, ldx: ldInput, y: residual, ldy: hidden, accumulate: true)

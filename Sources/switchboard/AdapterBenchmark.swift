@@ -4,9 +4,10 @@ import Llama
 
 /// Decode speed with adapters, as a ratio to base-only decoding measured in the same run.
 ///
-/// Each repetition times the base-only batch and the adapter batch back to back, so slow
-/// phases of a shared machine hit both; the ratio reported is the median of the per-repetition
-/// ratios. Adapters are synthesized (`AdapterSynthesizer`) into a temporary folder and loaded
+/// Each pair times the base-only batch and the adapter batch back to back for a few steps, so
+/// slow phases of a shared machine hit both halves; the ratio reported is the median of the
+/// pairs' ratios. (Pairs of 32 steps, ~1.5 s each, gave ratios ±0.03 apart between runs on the
+/// development VM; 21 pairs of 8 steps, ±0.01.) Adapters are synthesized (`AdapterSynthesizer`) into a temporary folder and loaded
 /// through the same loader the server uses.
 struct AdapterBenchmark {
     let bench: BenchCommand
@@ -48,8 +49,9 @@ struct AdapterBenchmark {
             }
         }
         let qv8Half = try halved(qv8), all16Half = try halved(all16), mixedHalf = try halved(mixed)
-        print(String(format: "\nAdapters: synthesized and loaded %d in %.1f s (decode after %d positions, %d steps; ratio = base-only time / adapter time, median of %d paired runs)",
-                     qv8.count + all16.count + mixed.count, now() - loadStart, bench.decodeContext, bench.decodeSteps, bench.repeats))
+        print(String(format: "\nAdapters: synthesized and loaded %d in %.1f s (decode after %d positions; ratio = base-only time / adapter time, median of %d pairs of %d-step runs)",
+                     qv8.count + all16.count + mixed.count, now() - loadStart, bench.decodeContext, bench.adapterPairs,
+                     bench.adapterPairSteps))
 
         /// Rows 0..<batch using `distinct` adapters of `pool` round-robin, grouped by adapter.
         func rows(_ batch: Int, _ pool: [Adapter], distinct: Int) -> [AdapterUse?] {
@@ -73,21 +75,22 @@ struct AdapterBenchmark {
         scenarios.append(Scenario(label: "batch 64: 64 distinct LoRAs r=16 all-linear, f16 factors", uses: rows(64, all16Half, distinct: 64)))
 
         let virtual = mixed.map(\.virtualTokenCount).max() ?? 0
-        let cache = PagedKVCache(config: model.config, blockCount: 64 * ((bench.decodeContext + virtual + bench.decodeSteps) / 16 + 2))
+        let steps = bench.adapterPairSteps
+        let cache = PagedKVCache(config: model.config, blockCount: 64 * ((bench.decodeContext + virtual + steps) / 16 + 2))
         let baseRows = { (batch: Int) in [AdapterUse?](repeating: nil, count: batch) }
         print("\n| adapters | tokens/s | base-only tokens/s | ratio to base-only |")
         print("|---|---:|---:|---:|")
         for scenario in scenarios where bench.adapterScenario.map(scenario.label.contains) ?? true {
             let batch = scenario.uses.count
             var ratios: [Double] = [], adapterTimes: [Double] = [], baseTimes: [Double] = []
-            for _ in 0..<bench.repeats {
-                let base = bench.timeDecode(model, uses: baseRows(batch), cache: cache)
-                let adapted = bench.timeDecode(model, uses: scenario.uses, cache: cache)
+            for _ in 0..<bench.adapterPairs {
+                let base = bench.timeDecode(model, uses: baseRows(batch), steps: steps, cache: cache)
+                let adapted = bench.timeDecode(model, uses: scenario.uses, steps: steps, cache: cache)
                 baseTimes.append(base)
                 adapterTimes.append(adapted)
                 ratios.append(base / adapted)
             }
-            let tokens = Double(batch * bench.decodeSteps)
+            let tokens = Double(batch * steps)
             print(String(format: "| %@ | %.0f | %.0f | %.3f |", scenario.label, tokens / median(adapterTimes),
                          tokens / median(baseTimes), median(ratios)))
         }

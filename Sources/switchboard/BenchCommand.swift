@@ -27,6 +27,10 @@ struct BenchCommand: ParsableCommand {
     var adapters = true
     @Option(name: .long, help: "Run only the adapter scenarios whose label contains this text.")
     var adapterScenario: String?
+    @Option(name: .long, help: "Paired runs (base-only, then with adapters) per adapter scenario; the median ratio is reported.")
+    var adapterPairs = 21
+    @Option(name: .long, help: "Decode steps timed per run of an adapter pair (short runs: a shared machine's slow phases last seconds, so both halves of a short pair see the same machine).")
+    var adapterPairSteps = 8
     @Option(name: .long, help: "Also run the server's closed-loop workload through the engine with this many sequences (0: skip).")
     var servingClients = 0
     @Option(name: .long, parsing: .upToNextOption, help: "Prompt and output tokens of each sequence in that workload.")
@@ -131,13 +135,13 @@ struct BenchCommand: ParsableCommand {
         return now() - start
     }
 
-    /// One sequence per entry of `uses` (its adapter, or nil for the base) decoding `decodeSteps`
+    /// One sequence per entry of `uses` (its adapter, or nil for the base) decoding `steps`
     /// tokens together after `decodeContext` positions (plus the adapter's virtual tokens). The
     /// cache is not filled first: attention does the same work whatever the cached values are,
     /// and filling 64 sequences would take longer than the measurement. Prefix-tuning rows get
     /// their prefix written, as the generator does. Rows come grouped by adapter, as the
     /// generator orders them.
-    func timeDecode(_ llama: LlamaModel, uses: [AdapterUse?], cache: PagedKVCache) -> Double {
+    func timeDecode(_ llama: LlamaModel, uses: [AdapterUse?], steps: Int, cache: PagedKVCache) -> Double {
         let batch = uses.count
         var tables = [[Int32]](repeating: [], count: batch)
         defer { for b in 0..<batch { cache.release(&tables[b]) } }
@@ -145,14 +149,14 @@ struct BenchCommand: ParsableCommand {
         for b in 0..<batch {
             let virtual = uses[b]?.adapter.virtualTokenCount ?? 0
             first[b] += virtual
-            guard cache.reserve(&tables[b], tokens: first[b] + decodeSteps) else { fatalError("bench cache too small") }
+            guard cache.reserve(&tables[b], tokens: first[b] + steps) else { fatalError("bench cache too small") }
             if let adapter = uses[b]?.adapter, adapter.prefixKV != nil {
                 llama.writePrefix(of: adapter, blockTable: tables[b], cache: cache)
             }
         }
         var next = [Int32](repeating: 1, count: batch)
         let start = now()
-        for step in 0..<decodeSteps {
+        for step in 0..<steps {
             let chunks = (0..<batch).map {
                 ForwardChunk(tokens: [next[$0]], firstPosition: first[$0] + step, blockTable: tables[$0], logitRows: .last,
                              adapter: uses[$0])
