@@ -1,5 +1,6 @@
 // Quantized small-batch GEMM kernels (they run on the pool in thread_pool.c).
 #include "ckernels_quant.h"
+#include "ckernels_lowrank.h"
 #include <immintrin.h>
 #include <stdlib.h>
 #include <stdatomic.h>
@@ -135,9 +136,71 @@ void sb_gemm_q8_0(const float *x, int ldx, int rows, const void *w, int inFeatur
 typedef struct {
     int type;
     const float *x; int ldx; int rows;
-    const uint8_t *w; int inFeatures;
+    const uint8_t *w; int inFeatures; int outFeatures;
     float *y; int ldy; int accumulate;
+    // Low-rank tasks that run right after this product: their binary16 factors are fetched
+    // while the panels compute (see factor_cursor).
+    const sb_lowrank_task *prefetch; int prefetchCount; long prefetchBytes;
 } panel_ctx;
+
+// ---------------------------------------------------------------------------------------
+// Fetching the next low-rank tasks' factors during the panel product. The panel kernel is bound
+// by arithmetic and leaves the memory bus idle; the LoRA kernel that follows is bound by reading
+// factors. Each thread walks its share of the factor bytes (in proportion to its share of the
+// weight rows, which roughly matches its share of the tasks) and prefetches at most two lines
+// per inner-loop step, so only a few misses are in flight at a time (bursts get dropped).
+// AVX-512 panels only (the AVX2 loop is left as it was).
+// Only binary16 factors: prefetching f32 ones during the panels slowed the panels more than it
+// saved (twice the bytes).
+
+static long factor_bytes(const sb_lowrank_task *t) {
+    return t->half ? 2L * t->rank * ((long)t->in_features + t->out_features) : 0;
+}
+
+typedef struct {
+    const sb_lowrank_task *tasks; int count;
+    int task;            // current task
+    int inB;             // 0: inside A, 1: inside Bᵀ
+    const char *next, *end;
+    long budget;         // lines this panel may still fetch
+} factor_cursor;
+
+// Points the cursor at byte `offset` of the concatenated (A, Bᵀ) regions of the half tasks.
+static void cursor_seek(factor_cursor *c, const panel_ctx *p, long offset) {
+    c->tasks = p->prefetch; c->count = p->prefetchCount; c->budget = 0; c->next = c->end = NULL;
+    for (c->task = 0; c->task < c->count; c->task++) {
+        const sb_lowrank_task *t = &c->tasks[c->task];
+        long bytes = factor_bytes(t);
+        if (offset < bytes) {
+            long aBytes = 2L * t->rank * t->in_features;
+            c->inB = offset >= aBytes;
+            const char *base = c->inB ? (const char *)t->bt : (const char *)t->a;
+            long size = c->inB ? bytes - aBytes : aBytes;
+            c->next = base + (offset - (c->inB ? aBytes : 0));
+            c->end = base + size;
+            return;
+        }
+        offset -= bytes;
+    }
+}
+
+// Prefetches one line, moving on to the next region when this one is done.
+static inline __attribute__((always_inline)) void cursor_step(factor_cursor *c) {
+    if (c->budget <= 0) return;
+    while (c->next >= c->end) {
+        if (!c->inB && c->task < c->count) {
+            const sb_lowrank_task *t = &c->tasks[c->task];
+            c->inB = 1; c->next = t->bt; c->end = c->next + 2L * t->rank * t->out_features;
+            continue;
+        }
+        if (++c->task >= c->count) { c->budget = 0; return; }
+        const sb_lowrank_task *t = &c->tasks[c->task];
+        c->inB = 0; c->next = t->a; c->end = c->next + (t->half ? 2L * t->rank * t->in_features : 0);
+    }
+    _mm_prefetch(c->next, _MM_HINT_T0);
+    c->next += 64;
+    c->budget--;
+}
 
 // One weight row of `blocks` blocks into `out` (f32, same values as the plain dequantizer).
 static inline void dequantize_row(int type, const uint8_t *row, int blocks, float *out) {
@@ -173,8 +236,11 @@ static inline void store_out(float *y, float v, int accumulate) { *y = accumulat
 // AVX-512 version of the panel product (most x86 servers of this project's kind have it; the
 // choice is made once at run time): four x rows against four weight rows, 16 accumulators
 // of 16 lanes. Handles every row of x; nw weight rows are valid (the rest of the panel is 0).
-__attribute__((target("avx512f")))
-static void panel_rows_avx512(const panel_ctx *c, const float *panel, int n0, int nw, int mBegin, int mEnd) {
+// `fetching` is a constant at each of the two call sites below, so the base-only product has
+// no prefetch code in its inner loop.
+__attribute__((target("avx512f"), always_inline))
+static inline void panel_rows_avx512_impl(const panel_ctx *c, const float *panel, int n0, int nw, int mBegin, int mEnd,
+                                          factor_cursor *fetch, const int fetching) {
     const int K = c->inFeatures;
     const float *w0 = panel, *w1 = panel + K, *w2 = panel + 2 * K, *w3 = panel + 3 * K;
     int m = mBegin;
@@ -183,6 +249,7 @@ static void panel_rows_avx512(const panel_ctx *c, const float *panel, int n0, in
         __m512 a[4][4];
         for (int r = 0; r < 4; r++) for (int j = 0; j < 4; j++) a[r][j] = _mm512_setzero_ps();
         for (int k = 0; k < K; k += 16) {
+            if (fetching) { cursor_step(fetch); cursor_step(fetch); }
             __m512 v0 = _mm512_loadu_ps(x0 + k), v1 = _mm512_loadu_ps(x1 + k);
             __m512 v2 = _mm512_loadu_ps(x2 + k), v3 = _mm512_loadu_ps(x3 + k);
             __m512 w = _mm512_load_ps(w0 + k);
@@ -219,6 +286,17 @@ static void panel_rows_avx512(const panel_ctx *c, const float *panel, int n0, in
     }
 }
 
+__attribute__((target("avx512f")))
+static void panel_rows_avx512(const panel_ctx *c, const float *panel, int n0, int nw, int mBegin, int mEnd) {
+    panel_rows_avx512_impl(c, panel, n0, nw, mBegin, mEnd, NULL, 0);
+}
+
+__attribute__((target("avx512f")))
+static void panel_rows_avx512_fetching(const panel_ctx *c, const float *panel, int n0, int nw, int mBegin, int mEnd,
+                                       factor_cursor *fetch) {
+    panel_rows_avx512_impl(c, panel, n0, nw, mBegin, mEnd, fetch, 1);
+}
+
 static atomic_int avx512_choice = -1;  // -1: not decided yet
 
 static int has_avx512(void) {
@@ -239,14 +317,24 @@ int sb_set_avx512(int enabled) {
 }
 
 // Weight rows [begin, end) of this thread's slice against x rows [mBegin, mEnd).
-static void panel_block(const panel_ctx *c, float *panel, int begin, int end, int mBegin, int mEnd, int use512) {
+static void panel_block(const panel_ctx *c, float *panel, int begin, int end, int mBegin, int mEnd, int use512,
+                        factor_cursor *fetch) {
     const int K = c->inFeatures, blocks = K / 32;
     const int rowBytes = blocks * (c->type == 3 ? 20 : 34);
     for (int n0 = begin; n0 < end; n0 += 4) {
         int nw = end - n0 < 4 ? end - n0 : 4;
         for (int j = 0; j < nw; j++) dequantize_row(c->type, c->w + (long)(n0 + j) * rowBytes, blocks, panel + j * K);
         for (int j = nw; j < 4; j++) memset(panel + j * K, 0, sizeof(float) * K);
-        if (use512) { panel_rows_avx512(c, panel, n0, nw, mBegin, mEnd); continue; }
+        // This panel's share of the factor bytes, in lines.
+        if (c->prefetchBytes && mBegin == 0) {
+            long from = c->prefetchBytes * n0 / c->outFeatures, to = c->prefetchBytes * (n0 + nw) / c->outFeatures;
+            fetch->budget += (to - from + 63) / 64;
+        }
+        if (use512) {
+            if (fetch->budget > 0) panel_rows_avx512_fetching(c, panel, n0, nw, mBegin, mEnd, fetch);
+            else panel_rows_avx512(c, panel, n0, nw, mBegin, mEnd);
+            continue;
+        }
         const float *w0 = panel, *w1 = panel + K, *w2 = panel + 2 * K, *w3 = panel + 3 * K;
         int m = mBegin;
         // Two x rows against four weight rows: 8 accumulators, 6 loads per 8 FMAs.
@@ -301,15 +389,20 @@ static void panel_task(void *arg, int begin, int end) {
         panel = aligned_alloc(64, sizeof(float) * 4 * (size_t)K);
         capacity = 4 * K;
     }
+    factor_cursor fetch = { 0 };
+    if (c->prefetchBytes) cursor_seek(&fetch, c, c->prefetchBytes * begin / c->outFeatures);
     // Rows in blocks that stay in L2 while every panel of this slice runs over them.
     for (int mBegin = 0; mBegin < c->rows; mBegin += PANEL_ROW_BLOCK) {
         int mEnd = c->rows - mBegin < PANEL_ROW_BLOCK ? c->rows : mBegin + PANEL_ROW_BLOCK;
-        panel_block(c, panel, begin, end, mBegin, mEnd, use512);
+        panel_block(c, panel, begin, end, mBegin, mEnd, use512, &fetch);
     }
 }
 
 void sb_gemm_quant_panel(int type, const float *x, int ldx, int rows, const void *w, int inFeatures,
-                         int outFeatures, float *y, int ldy, int accumulate) {
-    panel_ctx c = { type, x, ldx, rows, w, inFeatures, y, ldy, accumulate };
+                         int outFeatures, float *y, int ldy, int accumulate,
+                         const sb_lowrank_task *prefetch, int prefetchCount) {
+    long bytes = 0;
+    for (int t = 0; t < prefetchCount; t++) bytes += factor_bytes(&prefetch[t]);
+    panel_ctx c = { type, x, ldx, rows, w, inFeatures, outFeatures, y, ldy, accumulate, prefetch, prefetchCount, bytes };
     sb_parallel_for(outFeatures, 8, panel_task, &c);
 }

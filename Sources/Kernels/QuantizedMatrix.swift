@@ -59,14 +59,16 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// Semantics: `y[m, n] = x[m, :] · W[n, :]` (+ y if accumulate) for m < batchRows, W dequantized
     /// exactly as `Dequantize` does (only the summation order differs). Split across the kernel
     /// thread pool.
+    /// `prefetch`: low-rank tasks that run right after; the panel kernel fetches their binary16
+    /// factors while it computes (no effect on the result).
     public func xwt(batchRows: Int, x: UnsafePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
-                    accumulate: Bool = false) {
+                    accumulate: Bool = false, prefetch: UnsafeBufferPointer<LowRank.Task>? = nil) {
         precondition(batchRows >= 0)
         guard batchRows > 0 else { return }
         let acc: Int32 = accumulate ? 1 : 0
         if batchRows > Self.vectorKernelRows {
             sb_gemm_quant_panel(Int32(type.rawValue), x, Int32(ldx), Int32(batchRows), bytes, Int32(columns), Int32(rows),
-                                y, Int32(ldy), acc)
+                                y, Int32(ldy), acc, prefetch?.baseAddress, Int32(prefetch?.count ?? 0))
             return
         }
         switch type {

@@ -14,21 +14,39 @@ import Kernels
 /// gate|up) share one input, so an IA³ input scale on them is added as a correction
 /// Y[s] += (X[s] ⊙ (l − 1))·Wᵀ on that module's columns instead. Engine-thread only.
 final class AdapterApplication {
-    private var tasks: [LowRank.Task] = []
+    /// The planned LoRA/DoRA tasks of one projection (stable storage: the base product reads
+    /// them to prefetch their factors, then `applyToOutput` runs them).
+    private var tasks = UnsafeMutablePointer<LowRank.Task>.allocate(capacity: 64)
+    private var taskCapacity = 64
+    private var taskCount = 0
     private var scaledInput = FloatBuffer(count: 0)
 
-    /// Module deltas for `segments`, on the output `y` of a (possibly stacked) projection.
-    /// `modules` lists each module stacked in `base`: its first column in `y` (= its first row in W).
+    deinit { tasks.deallocate() }
+
+    /// Collects the LoRA/DoRA tasks of `segments` on a (possibly stacked) projection, before its
+    /// base product: that product fetches their factors while it computes. Valid until the next plan.
+    /// `modules` lists each module stacked in the projection: its first column in the output.
+    func planLowRank(layer: Int, modules: [StackedModule], segments: [SegmentDeltas]) -> UnsafeBufferPointer<LowRank.Task> {
+        taskCount = 0
+        for segment in segments where segment.hasModuleDeltas {
+            for stacked in modules {
+                let entry = segment.entry(layer: layer, module: stacked.module)
+                if entry.kind == .lowRank { addTasks(segment: segment, entry: entry, yOffset: stacked.offset) }
+            }
+        }
+        return UnsafeBufferPointer(start: tasks, count: taskCount)
+    }
+
+    /// Module deltas for `segments` on the output `y` of a projection whose base product is in
+    /// `y`: IA³ scales and corrections, then the `lowRank` tasks planned for it.
     /// `sharedInput` is false for o and down, whose IA³ input scales `scaleInputs` already applied.
     func applyToOutput(layer: Int, modules: [StackedModule], segments: [SegmentDeltas], sharedInput: Bool,
+                       lowRank: UnsafeBufferPointer<LowRank.Task>,
                        base: Projection, x: UnsafePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>, ldy: Int) {
-        tasks.removeAll(keepingCapacity: true)
         for segment in segments where segment.hasModuleDeltas {
             for stacked in modules {
                 let entry = segment.entry(layer: layer, module: stacked.module)
                 switch entry.kind {
-                case .lowRank:
-                    addTasks(segment: segment, entry: entry, yOffset: stacked.offset)
                 case .ia3Input:
                     guard sharedInput else { break }
                     addInputScaleCorrection(segment: segment, vector: entry.vector!, base: base, rowOffset: stacked.offset,
@@ -37,12 +55,12 @@ final class AdapterApplication {
                 case .ia3Output:
                     scaleColumns(rows: segment.rows, vector: entry.vector!, count: entry.vectorCount,
                                  y: y + stacked.offset, ldy: ldy)
-                case .none:
+                case .lowRank, .none:
                     break
                 }
             }
         }
-        tasks.withUnsafeBufferPointer { LowRank.apply($0, x: x, ldx: ldx, y: y, ldy: ldy) }
+        LowRank.apply(lowRank, x: x, ldx: ldx, y: y, ldy: ldy)
     }
 
     /// Scales the inputs of an unshared projection (o, down) in place, for segments whose
@@ -79,9 +97,18 @@ final class AdapterApplication {
         var first = segment.rows.lowerBound
         while first < segment.rows.upperBound {
             let rows = min(rowsPerTask, segment.rows.upperBound - first)
-            tasks.append(LowRank.task(firstRow: first, rows: rows, rank: d.rank, inFeatures: d.inFeatures,
-                                      outFeatures: d.outFeatures, yOffset: yOffset, a: d.a!, bTransposed: d.bTransposed!,
-                                      half: d.isHalf, scale: λ * d.scale, gain: d.gain, gainWeight: λ))
+            if taskCount == taskCapacity {
+                let grown = UnsafeMutablePointer<LowRank.Task>.allocate(capacity: 2 * taskCapacity)
+                grown.moveInitialize(from: tasks, count: taskCount)
+                tasks.deallocate()
+                tasks = grown
+                taskCapacity *= 2
+            }
+            (tasks + taskCount).initialize(to: LowRank.task(
+                firstRow: first, rows: rows, rank: d.rank, inFeatures: d.inFeatures, outFeatures: d.outFeatures,
+                yOffset: yOffset, a: d.a!, bTransposed: d.bTransposed!, half: d.isHalf, scale: λ * d.scale,
+                gain: d.gain, gainWeight: λ))
+            taskCount += 1
             first += rows
         }
     }

@@ -27,12 +27,13 @@ public struct Projection: Sendable {
         self.inFeatures = inFeatures
     }
 
-    /// Semantics: `y[r, :] = x[r, :] · Wᵀ` (+ y when accumulate) for r < rows.
+    /// Semantics: `y[r, :] = x[r, :] · Wᵀ` (+ y when accumulate) for r < rows. `prefetch`: the
+    /// low-rank tasks that follow, whose factors the quantized path may fetch meanwhile.
     @inline(__always)
     public func apply(rows: Int, x: UnsafePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
-                      accumulate: Bool = false) {
+                      accumulate: Bool = false, prefetch: UnsafeBufferPointer<LowRank.Task>? = nil) {
         if let q = quantized, rows <= Self.quantizedRowLimit {
-            q.xwt(batchRows: rows, x: x, ldx: ldx, y: y, ldy: ldy, accumulate: accumulate)
+            q.xwt(batchRows: rows, x: x, ldx: ldx, y: y, ldy: ldy, accumulate: accumulate, prefetch: prefetch)
         } else {
             Gemm.xwt(rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, x: x, ldx: ldx,
                      w: dense.pointer, ldw: inFeatures, y: y, ldy: ldy, accumulate: accumulate)

@@ -72,6 +72,33 @@ struct QuantizedMatrixTests {
         #expect(maxAbsDifference(avx2, avx512) < 1e-5, "AVX-512 in use: \(wide)")
     }
 
+    @Test("prefetching the next low-rank tasks' factors during the panel product leaves it unchanged")
+    func prefetchDoesNotChangeTheProduct() {
+        let outFeatures = 96, inFeatures = 128, batchRows = 32
+        let blocks = randomBlocks(.q4_1, rows: outFeatures, columns: inFeatures, seed: 8)
+        let matrix = blocks.withUnsafeBytes { QuantizedMatrix(type: .q4_1, columns: inFeatures, parts: [($0, outFeatures, nil)]) }
+        let x = FloatBuffer(randomFloats(batchRows * inFeatures, seed: 9))
+        // Factors of several tasks, f16 (prefetched) and f32 (skipped), of uneven sizes.
+        let factors = (0..<6).map { i in
+            (a: LowRankFactor(FloatBuffer(randomFloats((4 + i) * inFeatures, seed: UInt64(30 + i))), precision: i % 3 == 2 ? .f32 : .f16),
+             bt: LowRankFactor(FloatBuffer(randomFloats((4 + i) * outFeatures, seed: UInt64(40 + i))), precision: i % 3 == 2 ? .f32 : .f16),
+             rank: 4 + i)
+        }
+        let tasks = factors.enumerated().map { i, f in
+            LowRank.task(firstRow: i, rows: 1, rank: f.rank, inFeatures: inFeatures, outFeatures: outFeatures, yOffset: 0,
+                         a: f.a.pointer, bTransposed: f.bt.pointer, half: f.a.isHalf, scale: 1, gain: nil, gainWeight: 0)
+        }
+        func product(prefetch: Bool) -> [Float] {
+            let y = FloatBuffer(count: batchRows * outFeatures)
+            tasks.withUnsafeBufferPointer { tasks in
+                matrix.xwt(batchRows: batchRows, x: x.pointer, ldx: inFeatures, y: y.pointer, ldy: outFeatures,
+                           prefetch: prefetch ? tasks : nil)
+            }
+            return y.array
+        }
+        #expect(product(prefetch: true) == product(prefetch: false))
+    }
+
     @Test("row order and stacking: parts are concatenated, rows taken in the order given")
     func stacking() {
         let a = randomBlocks(.q8_0, rows: 4, columns: 32, seed: 1), b = randomBlocks(.q8_0, rows: 2, columns: 32, seed: 2)

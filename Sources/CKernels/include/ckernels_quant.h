@@ -6,6 +6,7 @@
 #define SWITCHBOARD_CKERNELS_QUANT_H
 
 #include <stdint.h>
+#include "ckernels_lowrank.h"
 
 /// Most rows the quantized kernels take in one call.
 #define SB_QUANT_MAX_ROWS 8
@@ -40,8 +41,11 @@ int sb_thread_count(void);
 /// dequantized once into a small f32 panel in L1 and multiplied against every x row, so the
 /// weights cross the memory bus once per call at their quantized size. For a handful to
 /// about a hundred rows (batched decoding). Runs on the thread pool.
+/// `prefetch` (may be NULL): the low-rank tasks that will run right after this product; their
+/// binary16 factors are prefetched while the panels compute. It does not change the result.
 void sb_gemm_quant_panel(int type, const float *x, int ldx, int rows, const void *w, int inFeatures,
-                         int outFeatures, float *y, int ldy, int accumulate);
+                         int outFeatures, float *y, int ldy, int accumulate,
+                         const sb_lowrank_task *prefetch, int prefetchCount);
 
 /// Lets the panel kernel use AVX-512 when the CPU has it (the default) or forces AVX2 (tests
 /// compare both). Returns whether AVX-512 is now in use.
