@@ -138,8 +138,8 @@ typedef struct {
     const float *x; int ldx; int rows;
     const uint8_t *w; int inFeatures; int outFeatures;
     float *y; int ldy; int accumulate;
-    // Low-rank tasks that run right after this product: their binary16 factors are fetched
-    // while the panels compute (see factor_cursor).
+    // Low-rank tasks that run right after this product: their factors are fetched while the
+    // panels compute (see factor_cursor).
     const sb_lowrank_task *prefetch; int prefetchCount; long prefetchBytes;
 } panel_ctx;
 
@@ -149,12 +149,13 @@ typedef struct {
 // factors. Each thread walks its share of the factor bytes (in proportion to its share of the
 // weight rows, which roughly matches its share of the tasks) and prefetches at most two lines
 // per inner-loop step, so only a few misses are in flight at a time (bursts get dropped).
-// AVX-512 panels only (the AVX2 loop is left as it was).
-// Only binary16 factors: prefetching f32 ones during the panels slowed the panels more than it
-// saved (twice the bytes).
+// AVX-512 panels only (the AVX2 loop is left as it was). The cap bounds what fetching costs the
+// panels; a projection with more factor bytes than the cap lets through leaves the rest to the
+// LoRA kernel.
 
+static long element_bytes(const sb_lowrank_task *t) { return t->half ? 2 : 4; }
 static long factor_bytes(const sb_lowrank_task *t) {
-    return t->half ? 2L * t->rank * ((long)t->in_features + t->out_features) : 0;
+    return element_bytes(t) * t->rank * ((long)t->in_features + t->out_features);
 }
 
 typedef struct {
@@ -165,14 +166,14 @@ typedef struct {
     long budget;         // lines this panel may still fetch
 } factor_cursor;
 
-// Points the cursor at byte `offset` of the concatenated (A, Bᵀ) regions of the half tasks.
+// Points the cursor at byte `offset` of the tasks' concatenated (A, Bᵀ) regions.
 static void cursor_seek(factor_cursor *c, const panel_ctx *p, long offset) {
     c->tasks = p->prefetch; c->count = p->prefetchCount; c->budget = 0; c->next = c->end = NULL;
     for (c->task = 0; c->task < c->count; c->task++) {
         const sb_lowrank_task *t = &c->tasks[c->task];
         long bytes = factor_bytes(t);
         if (offset < bytes) {
-            long aBytes = 2L * t->rank * t->in_features;
+            long aBytes = element_bytes(t) * t->rank * t->in_features;
             c->inB = offset >= aBytes;
             const char *base = c->inB ? (const char *)t->bt : (const char *)t->a;
             long size = c->inB ? bytes - aBytes : aBytes;
@@ -190,12 +191,12 @@ static inline __attribute__((always_inline)) void cursor_step(factor_cursor *c) 
     while (c->next >= c->end) {
         if (!c->inB && c->task < c->count) {
             const sb_lowrank_task *t = &c->tasks[c->task];
-            c->inB = 1; c->next = t->bt; c->end = c->next + 2L * t->rank * t->out_features;
+            c->inB = 1; c->next = t->bt; c->end = c->next + element_bytes(t) * t->rank * t->out_features;
             continue;
         }
         if (++c->task >= c->count) { c->budget = 0; return; }
         const sb_lowrank_task *t = &c->tasks[c->task];
-        c->inB = 0; c->next = t->a; c->end = c->next + (t->half ? 2L * t->rank * t->in_features : 0);
+        c->inB = 0; c->next = t->a; c->end = c->next + element_bytes(t) * t->rank * t->in_features;
     }
     _mm_prefetch(c->next, _MM_HINT_T0);
     c->next += 64;

@@ -59,8 +59,8 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// Semantics: `y[m, n] = x[m, :] · W[n, :]` (+ y if accumulate) for m < batchRows, W dequantized
     /// exactly as `Dequantize` does (only the summation order differs). Split across the kernel
     /// thread pool.
-    /// `prefetch`: low-rank tasks that run right after; the panel kernel fetches their binary16
-    /// factors while it computes (no effect on the result).
+    /// `prefetch`: low-rank tasks that run right after; the panel kernel fetches their factors
+    /// while it computes (no effect on the result).
     public func xwt(batchRows: Int, x: UnsafePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
                     accumulate: Bool = false, prefetch: UnsafeBufferPointer<LowRank.Task>? = nil) {
         precondition(batchRows >= 0)

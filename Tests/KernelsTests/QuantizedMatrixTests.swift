@@ -78,7 +78,7 @@ struct QuantizedMatrixTests {
         let blocks = randomBlocks(.q4_1, rows: outFeatures, columns: inFeatures, seed: 8)
         let matrix = blocks.withUnsafeBytes { QuantizedMatrix(type: .q4_1, columns: inFeatures, parts: [($0, outFeatures, nil)]) }
         let x = FloatBuffer(randomFloats(batchRows * inFeatures, seed: 9))
-        // Factors of several tasks, f16 (prefetched) and f32 (skipped), of uneven sizes.
+        // Factors of several tasks, f16 and f32, of uneven sizes.
         let factors = (0..<6).map { i in
             (a: LowRankFactor(FloatBuffer(randomFloats((4 + i) * inFeatures, seed: UInt64(30 + i))), precision: i % 3 == 2 ? .f32 : .f16),
              bt: LowRankFactor(FloatBuffer(randomFloats((4 + i) * outFeatures, seed: UInt64(40 + i))), precision: i % 3 == 2 ? .f32 : .f16),

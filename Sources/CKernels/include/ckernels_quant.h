@@ -42,7 +42,7 @@ int sb_thread_count(void);
 /// weights cross the memory bus once per call at their quantized size. For a handful to
 /// about a hundred rows (batched decoding). Runs on the thread pool.
 /// `prefetch` (may be NULL): the low-rank tasks that will run right after this product; their
-/// binary16 factors are prefetched while the panels compute. It does not change the result.
+/// factors are prefetched while the panels compute. It does not change the result.
 void sb_gemm_quant_panel(int type, const float *x, int ldx, int rows, const void *w, int inFeatures,
                          int outFeatures, float *y, int ldy, int accumulate,
                          const sb_lowrank_task *prefetch, int prefetchCount);
