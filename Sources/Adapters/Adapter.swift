@@ -64,13 +64,13 @@ public struct DeltaEntry: @unchecked Sendable {
         case none, lowRank, ia3Output, ia3Input
     }
     public let kind: Kind
-    /// LoRA/DoRA: rank, A [rank, inFeatures] and Bᵀ [rank, outFeatures] (f32, or binary16 when `isHalf`).
+    /// LoRA/DoRA: rank, A [rank, inFeatures] and Bᵀ [rank, outFeatures] (stored at `precision`).
     public let rank: Int
     public let inFeatures: Int
     public let outFeatures: Int
     public let a: UnsafeRawPointer?
     public let bTransposed: UnsafeRawPointer?
-    public let isHalf: Bool
+    public let precision: FactorPrecision
     public let scale: Float
     /// DoRA's gain g [outFeatures]; nil for LoRA.
     public let gain: UnsafePointer<Float>?
@@ -82,7 +82,7 @@ public struct DeltaEntry: @unchecked Sendable {
     public static let none = DeltaEntry(kind: .none)
 
     init(kind: Kind, rank: Int = 0, inFeatures: Int = 0, outFeatures: Int = 0, a: UnsafeRawPointer? = nil,
-         bTransposed: UnsafeRawPointer? = nil, isHalf: Bool = false, scale: Float = 0, gain: UnsafePointer<Float>? = nil,
+         bTransposed: UnsafeRawPointer? = nil, precision: FactorPrecision = .f32, scale: Float = 0, gain: UnsafePointer<Float>? = nil,
          vector: UnsafePointer<Float>? = nil, vectorCount: Int = 0) {
         self.kind = kind
         self.rank = rank
@@ -90,7 +90,7 @@ public struct DeltaEntry: @unchecked Sendable {
         self.outFeatures = outFeatures
         self.a = a
         self.bTransposed = bTransposed
-        self.isHalf = isHalf
+        self.precision = precision
         self.scale = scale
         self.gain = gain
         self.vector = vector
@@ -101,7 +101,7 @@ public struct DeltaEntry: @unchecked Sendable {
         switch delta {
         case .lowRank(let d)?:
             self.init(kind: .lowRank, rank: d.rank, inFeatures: d.inFeatures, outFeatures: d.outFeatures, a: d.a.pointer,
-                      bTransposed: d.bTransposed.pointer, isHalf: d.a.isHalf, scale: d.scale,
+                      bTransposed: d.bTransposed.pointer, precision: d.a.precision, scale: d.scale,
                       gain: d.doraGain.map { UnsafePointer($0.pointer) })
         case .ia3(let s)?:
             self.init(kind: s.scalesInput ? .ia3Input : .ia3Output, vector: UnsafePointer(s.vector.pointer),

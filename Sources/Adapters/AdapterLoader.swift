@@ -131,6 +131,9 @@ final class AdapterTensors {
         return buffer
     }
 
+    /// How the file stores tensor `name` (F32, F16, BF16), if present.
+    func storedType(_ name: String) -> GGMLType? { file.tensorInfos[name]?.type }
+
     /// Shape of tensor `name`, if present.
     func shape(_ name: String) -> [Int]? { file.tensorInfos[name]?.shape }
 

@@ -14,16 +14,19 @@ public struct SyntheticAdapterSpec: Sendable, Equatable {
     public var seed: UInt64
     /// Multiplies the size of the random changes (1: subtle, like a lightly trained adapter).
     public var strength: Float
+    /// How LoRA/DoRA factors are written: F32, or BF16/F16 as adapters trained in 16 bits are.
+    public var factorType: SafetensorsWriter.DType
 
     /// A spec; defaults give a rank-8 LoRA on q and v.
     public init(kind: AdapterKind = .lora, rank: Int = 8, targets: [ProjectionModule] = [.q, .v], virtualTokens: Int = 16,
-                seed: UInt64 = 0, strength: Float = 1) {
+                seed: UInt64 = 0, strength: Float = 1, factorType: SafetensorsWriter.DType = .f32) {
         self.kind = kind
         self.rank = rank
         self.targets = targets
         self.virtualTokens = virtualTokens
         self.seed = seed
         self.strength = strength
+        self.factorType = factorType
     }
 }
 
@@ -51,9 +54,10 @@ public enum AdapterSynthesizer {
                     let inFeatures = base.inFeatures(module), outFeatures = base.outFeatures(module)
                     let bound = 1 / Float(inFeatures).squareRoot()
                     tensors.add(key + ".lora_A.weight", shape: [spec.rank, inFeatures],
-                                values: random.uniform(count: spec.rank * inFeatures, bound: bound))
+                                values: random.uniform(count: spec.rank * inFeatures, bound: bound), dtype: spec.factorType)
                     tensors.add(key + ".lora_B.weight", shape: [outFeatures, spec.rank],
-                                values: random.uniform(count: outFeatures * spec.rank, bound: 0.02 * spec.strength))
+                                values: random.uniform(count: outFeatures * spec.rank, bound: 0.02 * spec.strength),
+                                dtype: spec.factorType)
                     if spec.kind == .dora {
                         guard let weights else { throw AdapterError.unsupported(file: directory, what: "DoRA without base weights", hint: "pass the model") }
                         let w = weights.weight(layer: layer, module: module)

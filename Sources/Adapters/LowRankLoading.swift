@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import ModelFormats
 
 /// LoRA and DoRA tensors → per-(layer, module) `LowRankDelta`s.
 ///
@@ -21,7 +22,7 @@ struct LowRankLoading {
         if isDoRA && weights == nil {
             throw AdapterError.unsupported(file: configPath, what: "DoRA without the base weights", hint: "load it through the server")
         }
-        var deltas = [ModuleDelta?](repeating: nil, count: base.layerCount * ProjectionModule.count)
+        var pending: [(slot: Int, delta: PendingDelta)] = []
         for layer in 0..<base.layerCount {
             for module in ProjectionModule.allCases {
                 let key = module.key(layer: layer)
@@ -33,24 +34,47 @@ struct LowRankLoading {
                 }
                 let delta = try loadModule(key: key, layer: layer, module: module, rank: rank,
                                            scale: Float(try targets.scale(key)), isDoRA: isDoRA)
-                deltas[layer * ProjectionModule.count + module.index] = .lowRank(delta)
+                pending.append((layer * ProjectionModule.count + module.index, delta))
             }
         }
         try refuseForeignTargets()
         try tensors.checkAllUsed()
-        guard deltas.contains(where: { $0 != nil }) else {
+        guard !pending.isEmpty else {
             throw AdapterError.baseMismatch(file: configPath, reason: "target_modules selects no projection of this model")
         }
+        // Every factor of the adapter in one arena (see FactorArena for why).
+        let arena = FactorArena(capacity: FactorArena.bytesNeeded(pending.flatMap { slot in
+            [slot.delta.a, slot.delta.bTransposed].map { $0.count * slot.delta.precision.elementSize }
+        }))
+        var deltas = [ModuleDelta?](repeating: nil, count: base.layerCount * ProjectionModule.count)
+        for (slot, delta) in pending { deltas[slot] = .lowRank(delta.stored(in: arena)) }
         return deltas
     }
 
+    /// One module's factors in f32, before they are stored at their precision.
+    private struct PendingDelta {
+        let rank: Int, inFeatures: Int, outFeatures: Int
+        let a: FloatBuffer, bTransposed: FloatBuffer
+        let precision: FactorPrecision
+        let scale: Float
+        let gain: FloatBuffer?
+
+        func stored(in arena: FactorArena) -> LowRankDelta {
+            LowRankDelta(rank: rank, inFeatures: inFeatures, outFeatures: outFeatures,
+                         a: LowRankFactor(a, precision: precision, arena: arena),
+                         bTransposed: LowRankFactor(bTransposed, precision: precision, arena: arena),
+                         scale: scale, doraGain: gain)
+        }
+    }
+
     private func loadModule(key: String, layer: Int, module: ProjectionModule, rank: Int, scale: Float,
-                            isDoRA: Bool) throws -> LowRankDelta {
+                            isDoRA: Bool) throws -> PendingDelta {
         let inFeatures = base.inFeatures(module), outFeatures = base.outFeatures(module)
         let prefix = "base_model.model." + key
         if let shape = tensors.shape(prefix + ".lora_A.weight"), shape.count == 2, shape[0] != rank, shape[1] == inFeatures {
             throw AdapterError.baseMismatch(file: tensors.path, reason: "\(key) has rank \(shape[0]) in the file but \(rank) in the config")
         }
+        let stored = [prefix + ".lora_A.weight", prefix + ".lora_B.weight"].map { tensors.storedType($0) }
         let a = try tensors.take(prefix + ".lora_A.weight", shapes: [[rank, inFeatures]])   // [r, in]
         let b = try tensors.take(prefix + ".lora_B.weight", shapes: [[outFeatures, rank]])  // [out, r]
         var gain: FloatBuffer?
@@ -66,15 +90,28 @@ struct LowRankLoading {
             let g = gain?[j] ?? 1
             for k in 0..<rank { bTransposed.pointer[k * outFeatures + j] = g * b.pointer[j * rank + k] }
         }
-        // Everything above (DoRA's norm included) used the f32 values; only storage is rounded.
-        // Half storage only if every value fits its range (A and Bᵀ share one precision).
-        let fitsHalf = { [a, bTransposed].allSatisfy { factor in
-            (0..<factor.count).allSatisfy { abs(factor.pointer[$0]) <= LowRankFactor.largestHalf }
-        } }
-        let precision: FactorPrecision = limits.precision == .f16 && fitsHalf() ? .f16 : .f32
-        return LowRankDelta(rank: rank, inFeatures: inFeatures, outFeatures: outFeatures,
-                            a: LowRankFactor(a, precision: precision),
-                            bTransposed: LowRankFactor(bTransposed, precision: precision), scale: scale, doraGain: gain)
+        return PendingDelta(rank: rank, inFeatures: inFeatures, outFeatures: outFeatures, a: a, bTransposed: bTransposed,
+                            precision: storagePrecision(stored: stored, isDoRA: isDoRA, factors: [a, bTransposed]),
+                            scale: scale, gain: gain)
+    }
+
+    /// How a module's factors are kept (A and Bᵀ share one precision). Factors the file stores in
+    /// 16 bits stay in those 16 bits: exact, and half the bytes of f32 (PEFT, too, computes
+    /// with them widened to f32 on an f32 base). Not for DoRA, whose Bᵀ has the gain folded in.
+    /// Otherwise as configured, where f16 needs every value inside its range. The loader's arithmetic
+    /// (DoRA's norm included) uses the f32 values; only storage is rounded.
+    private func storagePrecision(stored: [GGMLType?], isDoRA: Bool, factors: [FloatBuffer]) -> FactorPrecision {
+        if !isDoRA && stored.allSatisfy({ $0 == .bf16 }) { return .bf16 }
+        if !isDoRA && stored.allSatisfy({ $0 == .f16 }) { return .f16 }
+        switch limits.precision {
+        case .f32: return .f32
+        case .bf16: return .bf16
+        case .f16:
+            let fitsHalf = factors.allSatisfy { factor in
+                (0..<factor.count).allSatisfy { abs(factor.pointer[$0]) <= LowRankFactor.largestHalf }
+            }
+            return fitsHalf ? .f16 : .f32
+        }
     }
 
     /// DoRA's g = m / ‖W + scale·B·A‖, the norm per output row over the input dimension (PEFT's

@@ -3,11 +3,13 @@
 // when the CPU has it and the sizes are multiples of 16): a decode step has one or a few rows per adapter,
 // where a BLAS call's fixed cost would exceed the arithmetic. Each row's sums run in a fixed
 // order, so a row's result does not depend on how many rows share its segment or group.
-// A and Bᵀ are f32 or IEEE half (F16C converts 8 values per instruction); with many distinct
-// adapters per step the kernel is bound by the bytes of A and Bᵀ it reads, which half halves.
+// A and Bᵀ are f32, IEEE half (F16C converts 8 values per instruction) or bfloat16 (a shift
+// makes an f32 of it); with many distinct adapters per step the kernel is bound by the bytes of A
+// and Bᵀ it reads, which the 16-bit kinds halve.
 #include "ckernels.h"
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 #include <stdatomic.h>
 
 static inline float hsum8(__m256 v) {
@@ -21,15 +23,29 @@ static inline float hsum8(__m256 v) {
 /// Rows processed together: A and Bᵀ are read once per group instead of once per row.
 #define ROW_GROUP 4
 
-/// 8 consecutive weights from f32 or half storage, as f32.
-static inline __attribute__((always_inline)) __m256 load8(const void *w, int64_t i, int half) {
-    if (half) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+/// Bytes per stored value.
+#define ELEMENT_BYTES(storage) ((storage) == SB_FACTOR_F32 ? 4 : 2)
+
+/// 8 consecutive weights from f32, half or bfloat16 storage, as f32.
+static inline __attribute__((always_inline)) __m256 load8(const void *w, int64_t i, int storage) {
+    if (storage == SB_FACTOR_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+    if (storage == SB_FACTOR_BF16)
+        return _mm256_castsi256_ps(_mm256_slli_epi32(
+            _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i))), 16));
     return _mm256_loadu_ps((const float *)w + i);
 }
 
-/// One weight from f32 or half storage, as f32.
-static inline __attribute__((always_inline)) float load1(const void *w, int64_t i, int half) {
-    if (half) return _cvtsh_ss(((const uint16_t *)w)[i]);
+static inline float bf16_value(uint16_t bits) {
+    uint32_t wide = (uint32_t)bits << 16;
+    float value;
+    memcpy(&value, &wide, 4);
+    return value;
+}
+
+/// One weight from f32, half or bfloat16 storage, as f32.
+static inline __attribute__((always_inline)) float load1(const void *w, int64_t i, int storage) {
+    if (storage == SB_FACTOR_F16) return _cvtsh_ss(((const uint16_t *)w)[i]);
+    if (storage == SB_FACTOR_BF16) return bf16_value(((const uint16_t *)w)[i]);
     return ((const float *)w)[i];
 }
 
@@ -48,7 +64,7 @@ typedef struct {
 static prefetch_stream prefetch_for(const sb_lowrank_task *task) {
     prefetch_stream s = { 0 };
     if (!task) return s;
-    const long size = task->half ? 2 : 4;
+    const long size = ELEMENT_BYTES(task->storage);
     s.next = task->a;
     s.end = s.next + (long)task->rank * task->in_features * size;
     s.then = task->bt;
@@ -79,40 +95,40 @@ ALWAYS_INLINE void prefetch_advance(prefetch_stream *s, int bytes) {
 /// inlining, so the accumulators live in registers). Each (r, k) sum has one accumulator that
 /// takes x in order, 8 lanes at a time, then the lanes' sum and the tail: the same arithmetic
 /// whatever n and kb are, so a row's result never depends on the rows or ranks beside it.
-ALWAYS_INLINE void shrink_block(const float *const *xs, int n, int kb, const void *a, int half, int k0, int in,
+ALWAYS_INLINE void shrink_block(const float *const *xs, int n, int kb, const void *a, int storage, int k0, int in,
                                 float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     __m256 acc[CHAINS];
     for (int c = 0; c < n * kb; c++) acc[c] = _mm256_setzero_ps();
     int i = 0;
     for (; i + 8 <= in; i += 8) {
-        prefetch_advance(pf, kb * 8 * (half ? 2 : 4));
+        prefetch_advance(pf, kb * 8 * ELEMENT_BYTES(storage));
         for (int kk = 0; kk < kb; kk++) {
-            __m256 w = load8(a, (int64_t)(k0 + kk) * in + i, half);
+            __m256 w = load8(a, (int64_t)(k0 + kk) * in + i, storage);
             for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
         }
     }
     for (int r = 0; r < n; r++) {
         for (int kk = 0; kk < kb; kk++) {
             float sum = hsum8(acc[r * kb + kk]);
-            for (int t = i; t < in; t++) sum += xs[r][t] * load1(a, (int64_t)(k0 + kk) * in + t, half);
+            for (int t = i; t < in; t++) sum += xs[r][t] * load1(a, (int64_t)(k0 + kk) * in + t, storage);
             u[r][k0 + kk] = sum;
         }
     }
 }
 
 /// shrink for n ≤ ROW_GROUP rows: ranks in blocks of CHAINS / n.
-ALWAYS_INLINE void shrink_rows_n(const float *const *xs, int n, const void *a, int half, int rank, int in,
+ALWAYS_INLINE void shrink_rows_n(const float *const *xs, int n, const void *a, int storage, int rank, int in,
                                  float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     const int kb = CHAINS / n;
     int k = 0;
-    for (; k + kb <= rank; k += kb) shrink_block(xs, n, kb, a, half, k, in, u, pf);
-    for (; k < rank; k++) shrink_block(xs, n, 1, a, half, k, in, u, pf);
+    for (; k + kb <= rank; k += kb) shrink_block(xs, n, kb, a, storage, k, in, u, pf);
+    for (; k < rank; k++) shrink_block(xs, n, 1, a, storage, k, in, u, pf);
 }
 
 /// y[r][j0 + 8·jj …] = c ⊙ y + Σ_k u[r][k]·Bᵀ[k] for r < n, jj < jb (n·jb ≤ CHAINS). Every
 /// output element starts from y (times the DoRA factor) and adds the ranks in order, in
 /// vector lanes or in the scalar tail alike (both fused multiply-adds).
-ALWAYS_INLINE void expand_block(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int half, int rank,
+ALWAYS_INLINE void expand_block(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int storage, int rank,
                                 int out, int j0, const float *gain, float gain_weight, float *const *ys,
                                 prefetch_stream *pf) {
     __m256 acc[CHAINS];
@@ -129,9 +145,9 @@ ALWAYS_INLINE void expand_block(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, 
         }
     }
     for (int k = 0; k < rank; k++) {
-        prefetch_advance(pf, jb * 8 * (half ? 2 : 4));
+        prefetch_advance(pf, jb * 8 * ELEMENT_BYTES(storage));
         for (int jj = 0; jj < jb; jj++) {
-            __m256 w = load8(bt, (int64_t)k * out + j0 + 8 * jj, half);
+            __m256 w = load8(bt, (int64_t)k * out + j0 + 8 * jj, storage);
             for (int r = 0; r < n; r++)
                 acc[r * jb + jj] = _mm256_fmadd_ps(_mm256_set1_ps(u[r][k]), w, acc[r * jb + jj]);
         }
@@ -141,17 +157,17 @@ ALWAYS_INLINE void expand_block(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, 
 }
 
 /// expand for n ≤ ROW_GROUP rows: columns in blocks of 8·(CHAINS / n), then 8, then one by one.
-ALWAYS_INLINE void expand_rows_n(float (*u)[SB_LOWRANK_MAX_RANK], int n, const void *bt, int half, int rank, int out,
+ALWAYS_INLINE void expand_rows_n(float (*u)[SB_LOWRANK_MAX_RANK], int n, const void *bt, int storage, int rank, int out,
                                  const float *gain, float gain_weight, float *const *ys, prefetch_stream *pf) {
     const int jb = CHAINS / n;
     int j = 0;
-    for (; j + 8 * jb <= out; j += 8 * jb) expand_block(u, n, jb, bt, half, rank, out, j, gain, gain_weight, ys, pf);
-    for (; j + 8 <= out; j += 8) expand_block(u, n, 1, bt, half, rank, out, j, gain, gain_weight, ys, pf);
+    for (; j + 8 * jb <= out; j += 8 * jb) expand_block(u, n, jb, bt, storage, rank, out, j, gain, gain_weight, ys, pf);
+    for (; j + 8 <= out; j += 8) expand_block(u, n, 1, bt, storage, rank, out, j, gain, gain_weight, ys, pf);
     for (int r = 0; r < n; r++) {
         for (int t = j; t < out; t++) {
             float value = ys[r][t];
             if (gain) value *= 1.0f + gain_weight * (gain[t] - 1.0f);
-            for (int k = 0; k < rank; k++) value = fmaf(u[r][k], load1(bt, (int64_t)k * out + t, half), value);
+            for (int k = 0; k < rank; k++) value = fmaf(u[r][k], load1(bt, (int64_t)k * out + t, storage), value);
             ys[r][t] = value;
         }
     }
@@ -159,32 +175,43 @@ ALWAYS_INLINE void expand_rows_n(float (*u)[SB_LOWRANK_MAX_RANK], int n, const v
 
 /// One group of n rows of a task: shrink, scale, expand, with n and the storage type made
 /// constants so that each combination compiles to its own register-resident loops.
-ALWAYS_INLINE void group_n(const sb_lowrank_task *task, int n, int half, const float *const *xs, float *const *ys,
+ALWAYS_INLINE void group_n(const sb_lowrank_task *task, int n, int storage, const float *const *xs, float *const *ys,
                            float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
-    shrink_rows_n(xs, n, task->a, half, task->rank, task->in_features, u, pf);
+    shrink_rows_n(xs, n, task->a, storage, task->rank, task->in_features, u, pf);
     for (int r = 0; r < n; r++)
         for (int k = 0; k < task->rank; k++) u[r][k] *= task->scale;
-    expand_rows_n(u, n, task->bt, half, task->rank, task->out_features, task->gain, task->gain_weight, ys, pf);
+    expand_rows_n(u, n, task->bt, storage, task->rank, task->out_features, task->gain, task->gain_weight, ys, pf);
 }
 
 /// One group of rows on the AVX2 path, dispatched to the loops compiled for its row count and
 /// storage type.
 static void group8(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
                    float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
-    if (task->half) {
+    switch (task->storage) {
+    case SB_FACTOR_F16:
         switch (n) {
-        case 1: group_n(task, 1, 1, xs, ys, u, pf); break;
-        case 2: group_n(task, 2, 1, xs, ys, u, pf); break;
-        case 3: group_n(task, 3, 1, xs, ys, u, pf); break;
-        default: group_n(task, 4, 1, xs, ys, u, pf); break;
+        case 1: group_n(task, 1, SB_FACTOR_F16, xs, ys, u, pf); break;
+        case 2: group_n(task, 2, SB_FACTOR_F16, xs, ys, u, pf); break;
+        case 3: group_n(task, 3, SB_FACTOR_F16, xs, ys, u, pf); break;
+        default: group_n(task, 4, SB_FACTOR_F16, xs, ys, u, pf); break;
         }
-    } else {
+        break;
+    case SB_FACTOR_BF16:
         switch (n) {
-        case 1: group_n(task, 1, 0, xs, ys, u, pf); break;
-        case 2: group_n(task, 2, 0, xs, ys, u, pf); break;
-        case 3: group_n(task, 3, 0, xs, ys, u, pf); break;
-        default: group_n(task, 4, 0, xs, ys, u, pf); break;
+        case 1: group_n(task, 1, SB_FACTOR_BF16, xs, ys, u, pf); break;
+        case 2: group_n(task, 2, SB_FACTOR_BF16, xs, ys, u, pf); break;
+        case 3: group_n(task, 3, SB_FACTOR_BF16, xs, ys, u, pf); break;
+        default: group_n(task, 4, SB_FACTOR_BF16, xs, ys, u, pf); break;
         }
+        break;
+    default:
+        switch (n) {
+        case 1: group_n(task, 1, SB_FACTOR_F32, xs, ys, u, pf); break;
+        case 2: group_n(task, 2, SB_FACTOR_F32, xs, ys, u, pf); break;
+        case 3: group_n(task, 3, SB_FACTOR_F32, xs, ys, u, pf); break;
+        default: group_n(task, 4, SB_FACTOR_F32, xs, ys, u, pf); break;
+        }
+        break;
     }
 }
 
@@ -194,19 +221,22 @@ static void group8(const sb_lowrank_task *task, int n, const float *const *xs, f
 
 #define AVX512 static inline __attribute__((always_inline, target("avx512f")))
 
-AVX512 __m512 load16(const void *w, int64_t i, int half) {
-    if (half) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i)));
+AVX512 __m512 load16(const void *w, int64_t i, int storage) {
+    if (storage == SB_FACTOR_F16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i)));
+    if (storage == SB_FACTOR_BF16)
+        return _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i))), 16));
     return _mm512_loadu_ps((const float *)w + i);
 }
 
-AVX512 void shrink_block16(const float *const *xs, int n, int kb, const void *a, int half, int k0, int in,
+AVX512 void shrink_block16(const float *const *xs, int n, int kb, const void *a, int storage, int k0, int in,
                            float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     __m512 acc[CHAINS];
     for (int c = 0; c < n * kb; c++) acc[c] = _mm512_setzero_ps();
     for (int i = 0; i < in; i += 16) {
-        prefetch_advance(pf, kb * 16 * (half ? 2 : 4));
+        prefetch_advance(pf, kb * 16 * ELEMENT_BYTES(storage));
         for (int kk = 0; kk < kb; kk++) {
-            __m512 w = load16(a, (int64_t)(k0 + kk) * in + i, half);
+            __m512 w = load16(a, (int64_t)(k0 + kk) * in + i, storage);
             for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm512_fmadd_ps(_mm512_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
         }
     }
@@ -214,7 +244,7 @@ AVX512 void shrink_block16(const float *const *xs, int n, int kb, const void *a,
         for (int kk = 0; kk < kb; kk++) u[r][k0 + kk] = _mm512_reduce_add_ps(acc[r * kb + kk]);
 }
 
-AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int half, int rank,
+AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int storage, int rank,
                            int out, int j0, const float *gain, float gain_weight, float *const *ys, prefetch_stream *pf) {
     __m512 acc[CHAINS];
     for (int jj = 0; jj < jb; jj++) {
@@ -230,9 +260,9 @@ AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const
         }
     }
     for (int k = 0; k < rank; k++) {
-        prefetch_advance(pf, jb * 16 * (half ? 2 : 4));
+        prefetch_advance(pf, jb * 16 * ELEMENT_BYTES(storage));
         for (int jj = 0; jj < jb; jj++) {
-            __m512 w = load16(bt, (int64_t)k * out + j0 + 16 * jj, half);
+            __m512 w = load16(bt, (int64_t)k * out + j0 + 16 * jj, storage);
             for (int r = 0; r < n; r++)
                 acc[r * jb + jj] = _mm512_fmadd_ps(_mm512_set1_ps(u[r][k]), w, acc[r * jb + jj]);
         }
@@ -241,38 +271,49 @@ AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const
         for (int r = 0; r < n; r++) _mm512_storeu_ps(ys[r] + j0 + 16 * jj, acc[r * jb + jj]);
 }
 
-AVX512 void group16_n(const sb_lowrank_task *task, int n, int half, const float *const *xs, float *const *ys,
+AVX512 void group16_n(const sb_lowrank_task *task, int n, int storage, const float *const *xs, float *const *ys,
                       float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     const int kb = CHAINS / n, in = task->in_features, out = task->out_features, rank = task->rank;
     int k = 0;
-    for (; k + kb <= rank; k += kb) shrink_block16(xs, n, kb, task->a, half, k, in, u, pf);
-    for (; k < rank; k++) shrink_block16(xs, n, 1, task->a, half, k, in, u, pf);
+    for (; k + kb <= rank; k += kb) shrink_block16(xs, n, kb, task->a, storage, k, in, u, pf);
+    for (; k < rank; k++) shrink_block16(xs, n, 1, task->a, storage, k, in, u, pf);
     for (int r = 0; r < n; r++)
         for (int kk = 0; kk < rank; kk++) u[r][kk] *= task->scale;
     const int jb = CHAINS / n;
     int j = 0;
-    for (; j + 16 * jb <= out; j += 16 * jb) expand_block16(u, n, jb, task->bt, half, rank, out, j, task->gain, task->gain_weight, ys, pf);
-    for (; j < out; j += 16) expand_block16(u, n, 1, task->bt, half, rank, out, j, task->gain, task->gain_weight, ys, pf);
+    for (; j + 16 * jb <= out; j += 16 * jb) expand_block16(u, n, jb, task->bt, storage, rank, out, j, task->gain, task->gain_weight, ys, pf);
+    for (; j < out; j += 16) expand_block16(u, n, 1, task->bt, storage, rank, out, j, task->gain, task->gain_weight, ys, pf);
 }
 
 /// group8's AVX-512 twin.
 __attribute__((target("avx512f")))
 static void group16(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
                     float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
-    if (task->half) {
+    switch (task->storage) {
+    case SB_FACTOR_F16:
         switch (n) {
-        case 1: group16_n(task, 1, 1, xs, ys, u, pf); break;
-        case 2: group16_n(task, 2, 1, xs, ys, u, pf); break;
-        case 3: group16_n(task, 3, 1, xs, ys, u, pf); break;
-        default: group16_n(task, 4, 1, xs, ys, u, pf); break;
+        case 1: group16_n(task, 1, SB_FACTOR_F16, xs, ys, u, pf); break;
+        case 2: group16_n(task, 2, SB_FACTOR_F16, xs, ys, u, pf); break;
+        case 3: group16_n(task, 3, SB_FACTOR_F16, xs, ys, u, pf); break;
+        default: group16_n(task, 4, SB_FACTOR_F16, xs, ys, u, pf); break;
         }
-    } else {
+        break;
+    case SB_FACTOR_BF16:
         switch (n) {
-        case 1: group16_n(task, 1, 0, xs, ys, u, pf); break;
-        case 2: group16_n(task, 2, 0, xs, ys, u, pf); break;
-        case 3: group16_n(task, 3, 0, xs, ys, u, pf); break;
-        default: group16_n(task, 4, 0, xs, ys, u, pf); break;
+        case 1: group16_n(task, 1, SB_FACTOR_BF16, xs, ys, u, pf); break;
+        case 2: group16_n(task, 2, SB_FACTOR_BF16, xs, ys, u, pf); break;
+        case 3: group16_n(task, 3, SB_FACTOR_BF16, xs, ys, u, pf); break;
+        default: group16_n(task, 4, SB_FACTOR_BF16, xs, ys, u, pf); break;
         }
+        break;
+    default:
+        switch (n) {
+        case 1: group16_n(task, 1, SB_FACTOR_F32, xs, ys, u, pf); break;
+        case 2: group16_n(task, 2, SB_FACTOR_F32, xs, ys, u, pf); break;
+        case 3: group16_n(task, 3, SB_FACTOR_F32, xs, ys, u, pf); break;
+        default: group16_n(task, 4, SB_FACTOR_F32, xs, ys, u, pf); break;
+        }
+        break;
     }
 }
 
@@ -290,12 +331,12 @@ static void lowrank_range(void *p, int begin, int end) {
     float u[ROW_GROUP][SB_LOWRANK_MAX_RANK];
     for (int t = begin; t < end; t++) {
         const sb_lowrank_task *task = &ctx->tasks[t];
-        // Only for binary16 factors: their streams are half as long, and measured on the adapter
+        // Only for 16-bit factors: their streams are half as long, and measured on the adapter
         // benchmark the prefetch speeds them up while f32 factors, which the hardware prefetcher
         // follows well enough, came out slower with it. A task of the same factors (more rows of
         // the segment) finds them in cache already.
         const sb_lowrank_task *next =
-            task->half && t + 1 < end && ctx->tasks[t + 1].a != task->a ? &ctx->tasks[t + 1] : NULL;
+            task->storage != SB_FACTOR_F32 && t + 1 < end && ctx->tasks[t + 1].a != task->a ? &ctx->tasks[t + 1] : NULL;
         prefetch_stream pf = prefetch_for(next);
         for (int first = 0; first < task->rows; first += ROW_GROUP) {
             int n = task->rows - first < ROW_GROUP ? task->rows - first : ROW_GROUP;
@@ -340,4 +381,18 @@ void sb_f32_to_f16(const float *src, uint16_t *dst, int64_t count) {
 
 void sb_f16_to_f32(const uint16_t *src, float *dst, int64_t count) {
     for (int64_t i = 0; i < count; i++) dst[i] = _cvtsh_ss(src[i]);
+}
+
+void sb_f32_to_bf16(const float *src, uint16_t *dst, int64_t count) {
+    for (int64_t i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &src[i], 4);
+        if ((bits & 0x7fffffffu) > 0x7f800000u) { dst[i] = (uint16_t)((bits >> 16) | 0x40); continue; }  // quiet NaN
+        bits += 0x7fffu + ((bits >> 16) & 1);  // round to nearest, ties to even
+        dst[i] = (uint16_t)(bits >> 16);
+    }
+}
+
+void sb_bf16_to_f32(const uint16_t *src, float *dst, int64_t count) {
+    for (int64_t i = 0; i < count; i++) dst[i] = bf16_value(src[i]);
 }

@@ -153,7 +153,7 @@ typedef struct {
 // panels; a projection with more factor bytes than the cap lets through leaves the rest to the
 // LoRA kernel.
 
-static long element_bytes(const sb_lowrank_task *t) { return t->half ? 2 : 4; }
+static long element_bytes(const sb_lowrank_task *t) { return t->storage == SB_FACTOR_F32 ? 4 : 2; }
 static long factor_bytes(const sb_lowrank_task *t) {
     return element_bytes(t) * t->rank * ((long)t->in_features + t->out_features);
 }

@@ -19,12 +19,12 @@ public enum LowRank {
     }
 
     /// A task for rows [firstRow, firstRow + rows) writing columns [yOffset, yOffset + outFeatures).
-    /// `a` and `bTransposed` hold f32 values, or binary16 ones when `half`.
+    /// `a` and `bTransposed` hold values stored at `precision`.
     public static func task(firstRow: Int, rows: Int, rank: Int, inFeatures: Int, outFeatures: Int, yOffset: Int,
-                            a: UnsafeRawPointer, bTransposed: UnsafeRawPointer, half: Bool = false, scale: Float,
+                            a: UnsafeRawPointer, bTransposed: UnsafeRawPointer, precision: FactorPrecision = .f32, scale: Float,
                             gain: UnsafePointer<Float>?, gainWeight: Float) -> Task {
         Task(first_row: Int32(firstRow), rows: Int32(rows), rank: Int32(rank), in_features: Int32(inFeatures),
-             out_features: Int32(outFeatures), y_offset: Int32(yOffset), a: a, bt: bTransposed, half: half ? 1 : 0,
+             out_features: Int32(outFeatures), y_offset: Int32(yOffset), a: a, bt: bTransposed, storage: precision.kernelStorage,
              scale: scale, gain: gain, gain_weight: gainWeight)
     }
 }

@@ -7,53 +7,72 @@ public enum FactorPrecision: String, Sendable, CaseIterable {
     /// IEEE binary16: half the memory and half the bytes each step reads, at about 3 significant
     /// digits per weight (the delta, not the base, carries that rounding).
     case f16
+    /// bfloat16 (the upper half of an f32): adapters trained in bf16 store their factors so, and
+    /// are kept so exactly; from f32 values it rounds to 8 significant bits (f16 keeps 11).
+    case bf16
+
+    /// Bytes per stored value.
+    public var elementSize: Int { self == .f32 ? 4 : 2 }
+
+    /// The kernel's code for this storage (`sb_lowrank_task.storage`).
+    public var kernelStorage: Int32 {
+        switch self {
+        case .f32: SB_FACTOR_F32
+        case .f16: SB_FACTOR_F16
+        case .bf16: SB_FACTOR_BF16
+        }
+    }
 }
 
-/// One low-rank factor (A or Bᵀ) as the kernel reads it: f32 or IEEE binary16, contiguous,
-/// row-major, allocated once.
+/// One low-rank factor (A or Bᵀ) as the kernel reads it: f32, IEEE binary16 or bfloat16,
+/// contiguous, row-major, written once at load.
 public final class LowRankFactor: @unchecked Sendable {
     public let count: Int
     public let precision: FactorPrecision
-    /// The f32 values (precision f32) — kept so f32 factors cost no copy.
-    private let floats: FloatBuffer?
-    /// The binary16 values (precision f16).
-    private let halves: UnsafeMutablePointer<UInt16>?
-    /// Start of the storage, for the kernel (see `isHalf`). Stored: it is read for every
+    /// Start of the storage, for the kernel (see `precision`). Stored: it is read for every
     /// (segment, module) of every step.
     public let pointer: UnsafeRawPointer
+    /// The adapter's arena the storage lives in, kept alive by every factor in it; nil when the
+    /// factor owns a heap block of its own.
+    private let arena: FactorArena?
 
-    /// `values` stored at `precision` (rounded to nearest even for f16).
-    public init(_ values: FloatBuffer, precision: FactorPrecision) {
+    /// `values` stored at `precision` (rounded to nearest even for f16 and bf16), in `arena` when given
+    /// (an adapter's factors share one), else in a heap block of their own.
+    public init(_ values: FloatBuffer, precision: FactorPrecision, arena: FactorArena? = nil) {
         count = values.count
         self.precision = precision
+        self.arena = arena
+        let byteCount = max(count, 1) * precision.elementSize
+        let raw = arena?.allocate(byteCount: byteCount)
+            ?? UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: FactorArena.alignment)
         switch precision {
         case .f32:
-            floats = values
-            halves = nil
-            pointer = UnsafeRawPointer(values.pointer)
+            raw.copyMemory(from: values.pointer, byteCount: count * 4)
         case .f16:
-            floats = nil
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
-            let pointer = raw.bindMemory(to: UInt16.self, capacity: max(count, 1))
-            sb_f32_to_f16(values.pointer, pointer, Int64(count))
-            halves = pointer
-            self.pointer = UnsafeRawPointer(pointer)
+            sb_f32_to_f16(values.pointer, raw.bindMemory(to: UInt16.self, capacity: max(count, 1)), Int64(count))
+        case .bf16:
+            sb_f32_to_bf16(values.pointer, raw.bindMemory(to: UInt16.self, capacity: max(count, 1)), Int64(count))
         }
+        pointer = UnsafeRawPointer(raw)
     }
 
-    deinit { halves?.deallocate() }
+    deinit {
+        if arena == nil { UnsafeMutableRawPointer(mutating: pointer).deallocate() }
+    }
 
-    /// Whether `pointer` holds binary16 values.
-    public var isHalf: Bool { precision == .f16 }
     /// Bytes of storage.
-    public var byteCount: Int { count * (isHalf ? 2 : 4) }
+    public var byteCount: Int { count * precision.elementSize }
 
     /// Element access as f32 (tests and load-time checks, not hot loops).
     public subscript(index: Int) -> Float {
         precondition(index >= 0 && index < count)
-        if let floats { return floats.pointer[index] }
         var value: Float = 0
-        sb_f16_to_f32(halves! + index, &value, 1)
+        let bits = pointer.assumingMemoryBound(to: UInt16.self) + index
+        switch precision {
+        case .f32: value = pointer.load(fromByteOffset: index * 4, as: Float.self)
+        case .f16: sb_f16_to_f32(bits, &value, 1)
+        case .bf16: sb_bf16_to_f32(bits, &value, 1)
+        }
         return value
     }
 

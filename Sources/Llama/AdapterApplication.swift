@@ -106,7 +106,7 @@ final class AdapterApplication {
             }
             (tasks + taskCount).initialize(to: LowRank.task(
                 firstRow: first, rows: rows, rank: d.rank, inFeatures: d.inFeatures, outFeatures: d.outFeatures,
-                yOffset: yOffset, a: d.a!, bTransposed: d.bTransposed!, half: d.isHalf, scale: λ * d.scale,
+                yOffset: yOffset, a: d.a!, bTransposed: d.bTransposed!, precision: d.precision, scale: λ * d.scale,
                 gain: d.gain, gainWeight: λ))
             taskCount += 1
             first += rows

@@ -1,9 +1,16 @@
 import Foundation
 
-/// Writes f32 tensors as a safetensors file (the format `SafetensorsFile` reads): u64 header
+/// Writes tensors as a safetensors file (the format `SafetensorsFile` reads): u64 header
 /// length, JSON header padded with spaces to 8 bytes, then the tensors back to back in name order.
 public struct SafetensorsWriter {
-    private var tensors: [(name: String, shape: [Int], values: [Float])] = []
+    /// How a tensor's values are written (16-bit kinds round to nearest even).
+    public enum DType: String, Sendable, CaseIterable {
+        case f32 = "F32", f16 = "F16", bf16 = "BF16"
+
+        var size: Int { self == .f32 ? 4 : 2 }
+    }
+
+    private var tensors: [(name: String, shape: [Int], values: [Float], dtype: DType)] = []
     private var metadata: [String: String]
 
     /// An empty file, with optional free-form `__metadata__` strings (PEFT writes {"format": "pt"}).
@@ -12,10 +19,10 @@ public struct SafetensorsWriter {
     }
 
     /// Adds a tensor; `values` is row-major and must hold the product of `shape` elements.
-    public mutating func add(_ name: String, shape: [Int], values: [Float]) {
+    public mutating func add(_ name: String, shape: [Int], values: [Float], dtype: DType = .f32) {
         precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
         precondition(!tensors.contains { $0.name == name }, "\(name) added twice")
-        tensors.append((name, shape, values))
+        tensors.append((name, shape, values, dtype))
     }
 
     /// The file's bytes.
@@ -24,8 +31,8 @@ public struct SafetensorsWriter {
         var header: [String: Any] = ["__metadata__": metadata]
         var offset = 0
         for tensor in ordered {
-            let bytes = tensor.values.count * 4
-            header[tensor.name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + bytes]]
+            let bytes = tensor.values.count * tensor.dtype.size
+            header[tensor.name] = ["dtype": tensor.dtype.rawValue, "shape": tensor.shape, "data_offsets": [offset, offset + bytes]]
             offset += bytes
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
@@ -33,10 +40,21 @@ public struct SafetensorsWriter {
         var data = Data(capacity: 8 + json.count + offset)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(json)
-        for tensor in ordered {
-            tensor.values.withUnsafeBytes { data.append(contentsOf: $0) }   // little-endian hosts only (x86-64, arm64)
+        for tensor in ordered {   // little-endian hosts only (x86-64, arm64)
+            switch tensor.dtype {
+            case .f32: tensor.values.withUnsafeBytes { data.append(contentsOf: $0) }
+            case .f16: tensor.values.map { Float16($0).bitPattern }.withUnsafeBytes { data.append(contentsOf: $0) }
+            case .bf16: tensor.values.map(Self.bfloat16Bits).withUnsafeBytes { data.append(contentsOf: $0) }
+            }
         }
         return data
+    }
+
+    /// The bfloat16 nearest to `value` (ties to even; NaN stays NaN).
+    static func bfloat16Bits(_ value: Float) -> UInt16 {
+        let bits = value.bitPattern
+        if value.isNaN { return UInt16(bits >> 16) | 0x40 }
+        return UInt16((bits &+ 0x7fff &+ ((bits >> 16) & 1)) >> 16)
     }
 
     /// Writes the file to `path` atomically.

@@ -35,6 +35,11 @@ struct AdapterBenchmark {
         let all16 = try make(64, "all16") {
             SyntheticAdapterSpec(kind: .lora, rank: 16, targets: ProjectionModule.allCases, seed: 100 + UInt64($0))
         }
+        // As adapters trained in bf16 are saved: their factors stay bf16 in memory, exactly.
+        let all16Bf16 = try make(32, "all16bf16") {
+            SyntheticAdapterSpec(kind: .lora, rank: 16, targets: ProjectionModule.allCases, seed: 100 + UInt64($0),
+                                 factorType: .bf16)
+        }
         let kinds: [AdapterKind] = [.lora, .dora, .ia3, .prefixTuning, .promptTuning]
         let mixed = try make(32, "mix") { i in
             let kind = kinds[i % kinds.count]
@@ -50,7 +55,7 @@ struct AdapterBenchmark {
         }
         let qv8Half = try halved(qv8), all16Half = try halved(all16), mixedHalf = try halved(mixed)
         print(String(format: "\nAdapters: synthesized and loaded %d in %.1f s (decode after %d positions; ratio = base-only time / adapter time, median of %d pairs of %d-step runs)",
-                     qv8.count + all16.count + mixed.count, now() - loadStart, bench.decodeContext, bench.adapterPairs,
+                     qv8.count + all16.count + all16Bf16.count + mixed.count, now() - loadStart, bench.decodeContext, bench.adapterPairs,
                      bench.adapterPairSteps))
 
         /// Rows 0..<batch using `distinct` adapters of `pool` round-robin, grouped by adapter.
@@ -64,6 +69,8 @@ struct AdapterBenchmark {
             Scenario(label: "batch 32: 32 distinct, five kinds (LoRA, DoRA, IA³, prefix, prompt)", uses: rows(32, mixed, distinct: 32)),
             Scenario(label: "batch 32: 32 distinct LoRAs r=8 (q,v), f16 factors", uses: rows(32, qv8Half, distinct: 32)),
             Scenario(label: "batch 32: 32 distinct LoRAs r=16 all-linear, f16 factors", uses: rows(32, all16Half, distinct: 32)),
+            Scenario(label: "batch 32: 32 distinct LoRAs r=16 all-linear, saved in bf16 (kept exactly)",
+                     uses: rows(32, all16Bf16, distinct: 32)),
             Scenario(label: "batch 32: 32 distinct, five kinds, f16 factors", uses: rows(32, mixedHalf, distinct: 32)),
         ]
         for distinct in [1, 4, 16, 64] {

@@ -3,6 +3,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Kernels
+import ModelFormats
 
 /// `switchboard adapters`: write synthetic adapters, check real ones.
 struct AdaptersCommand: ParsableCommand {
@@ -41,6 +42,8 @@ struct SynthCommand: ParsableCommand {
     var seed: UInt64 = 1
     @Option(help: "Size of the random changes (1: subtle; 5-10: clearly different outputs).")
     var strength: Float = 1
+    @Option(name: .long, help: "How LoRA/DoRA factors are written: f32, bf16 or f16 (as adapters trained in 16 bits are saved).")
+    var factorType = "f32"
 
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
@@ -49,6 +52,9 @@ struct SynthCommand: ParsableCommand {
         }
         guard rank >= 1 && rank <= LowRankLimit.max else { throw ValidationError("--rank must be in 1...\(LowRankLimit.max)") }
         _ = try parsedTargets()
+        guard SafetensorsWriter.DType(rawValue: factorType.uppercased()) != nil else {
+            throw ValidationError("--factor-type must be f32, bf16 or f16")
+        }
     }
 
     func parsedTargets() throws -> [ProjectionModule] {
@@ -71,7 +77,8 @@ struct SynthCommand: ParsableCommand {
             // IA³'s usual Llama targets are k, v and down (down scaled on its input).
             let thisTargets = thisKind == .ia3 && kind == "mix" ? [.k, .v, .down] : modules
             let spec = SyntheticAdapterSpec(kind: thisKind, rank: rank, targets: thisTargets, virtualTokens: virtualTokens,
-                                            seed: seed &+ UInt64(i), strength: strength)
+                                            seed: seed &+ UInt64(i), strength: strength,
+                                            factorType: SafetensorsWriter.DType(rawValue: factorType.uppercased())!)
             let directory = out + "/" + prefix + String(i)
             try AdapterSynthesizer.write(spec, base: shape, weights: bundle.model, baseName: shape.names.last,
                                          to: directory)

@@ -33,7 +33,7 @@ struct GenerateCommand: ParsableCommand {
     var adapter: String?
     @Option(name: .long, help: "Multiplier on a LoRA/DoRA adapter's delta (1: as trained).")
     var adapterScale: Float = 1
-    @Option(name: .long, help: "Storage of LoRA/DoRA factors: f32 or f16.")
+    @Option(name: .long, help: "Storage of LoRA/DoRA factors a file holds in f32: f32, f16 or bf16 (16-bit files stay as stored).")
     var adapterPrecision: FactorPrecision = .f32
     @Flag(name: .long, help: "Print the generated token ids to stderr at the end.")
     var printTokens = false

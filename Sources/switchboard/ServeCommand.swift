@@ -43,7 +43,7 @@ struct ServeCommand: ParsableCommand {
     var maxConnections = 1024
     @Option(name: .long, help: "Largest adapter rank accepted.")
     var maxAdapterRank = 256
-    @Option(name: .long, help: "Storage of LoRA/DoRA factors: f32 (matches PEFT to float rounding) or f16 (half the memory and the bytes each step reads).")
+    @Option(name: .long, help: "Storage of LoRA/DoRA factors a file holds in f32: f32 (matches PEFT to float rounding), f16 or bf16 (half the memory and the bytes each step reads, rounded). Factors a file holds in f16 or bf16 stay so, exactly.")
     var adapterPrecision: FactorPrecision = .f32
     @Option(name: .long, help: "Seconds in-flight requests get to finish after SIGINT/SIGTERM.")
     var drainSeconds = 30

@@ -30,7 +30,7 @@ import TestSupport
                         #expect(entry.outFeatures == d.outFeatures)
                         #expect(entry.a == d.a.pointer)
                         #expect(entry.bTransposed == d.bTransposed.pointer)
-                        #expect(entry.isHalf == (precision == .f16))
+                        #expect(entry.precision == precision)
                         #expect(entry.scale == d.scale)
                         let gain: UnsafePointer<Float>? = d.doraGain.map { UnsafePointer($0.pointer) }
                         #expect(entry.gain == gain)
@@ -47,6 +47,25 @@ import TestSupport
                 }
             }
             #expect(adapter.hasModuleDeltas == changed)
+        }
+    }
+
+    /// The low-rank kernel streams every adapter's factors each step: they sit packed in one
+    /// arena per adapter, not scattered over the heap.
+    @Test("an adapter's factors are packed together", arguments: ["lora", "lora-all", "rslora", "dora"])
+    func factorsArePacked(name: String) throws {
+        let model = try tinyModel()
+        for precision in FactorPrecision.allCases {
+            let adapter = try fixtureAdapter(name, model: model, precision: precision)
+            var factors: [LowRankFactor] = []
+            for layer in 0..<model.config.layerCount {
+                for module in ProjectionModule.allCases {
+                    if case .lowRank(let d)? = adapter.delta(layer: layer, module: module) { factors += [d.a, d.bTransposed] }
+                }
+            }
+            let starts = factors.map { Int(bitPattern: $0.pointer) }
+            let span = zip(starts, factors).map { $0 + $1.byteCount }.max()! - starts.min()!
+            #expect(span <= FactorArena.bytesNeeded(factors.map(\.byteCount)))
         }
     }
 }

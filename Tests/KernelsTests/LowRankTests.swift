@@ -81,15 +81,16 @@ struct LowRankTests {
         #expect(run([6]) == run([4, 2]))
     }
 
-    @Test("f16 factors give exactly what f32 factors holding the same rounded values give",
-          arguments: [(8, 576, 192), (5, 61, 13)])
-    func halfFactors(rank: Int, inFeatures: Int, out: Int) {
+    @Test("16-bit factors give exactly what f32 factors holding the same rounded values give",
+          arguments: [FactorPrecision.f16, .bf16], [(8, 576, 192), (5, 61, 13)])
+    func halfFactors(precision: FactorPrecision, shape: (rank: Int, inFeatures: Int, out: Int)) {
+        let (rank, inFeatures, out) = shape
         let rows = 5
         let x = randomFloats(rows * inFeatures, seed: 21)
-        let a = LowRankFactor(FloatBuffer(randomFloats(rank * inFeatures, seed: 22)), precision: .f16)
-        let bt = LowRankFactor(FloatBuffer(randomFloats(rank * out, seed: 23)), precision: .f16)
-        #expect(a.isHalf && a.byteCount == rank * inFeatures * 2)
-        // The same values, rounded to binary16 and widened back, in f32 storage.
+        let a = LowRankFactor(FloatBuffer(randomFloats(rank * inFeatures, seed: 22)), precision: precision)
+        let bt = LowRankFactor(FloatBuffer(randomFloats(rank * out, seed: 23)), precision: precision)
+        #expect(a.precision == precision && a.byteCount == rank * inFeatures * 2)
+        // The same values, rounded to 16 bits and widened back, in f32 storage.
         let aWide = LowRankFactor(FloatBuffer((0..<a.count).map { a[$0] }), precision: .f32)
         let btWide = LowRankFactor(FloatBuffer((0..<bt.count).map { bt[$0] }), precision: .f32)
         let gain = FloatBuffer(randomFloats(out, seed: 24, scale: 0.2).map { 1 + $0 })
@@ -99,9 +100,9 @@ struct LowRankTests {
                 y.withUnsafeMutableBufferPointer { y in
                     let tasks = [
                         LowRank.task(firstRow: 0, rows: 2, rank: rank, inFeatures: inFeatures, outFeatures: out, yOffset: 0,
-                                     a: a.pointer, bTransposed: bt.pointer, half: a.isHalf, scale: 0.5, gain: nil, gainWeight: 0),
+                                     a: a.pointer, bTransposed: bt.pointer, precision: a.precision, scale: 0.5, gain: nil, gainWeight: 0),
                         LowRank.task(firstRow: 2, rows: 3, rank: rank, inFeatures: inFeatures, outFeatures: out, yOffset: 0,
-                                     a: a.pointer, bTransposed: bt.pointer, half: a.isHalf, scale: 2,
+                                     a: a.pointer, bTransposed: bt.pointer, precision: a.precision, scale: 2,
                                      gain: UnsafePointer(gain.pointer), gainWeight: 0.75),
                     ]
                     tasks.withUnsafeBufferPointer { LowRank.apply($0, x: x.baseAddress!, ldx: inFeatures, y: y.baseAddress!, ldy: out) }
@@ -112,6 +113,8 @@ struct LowRankTests {
         #expect(run(a, bt) == run(aWide, btWide))
         let original = randomFloats(rank * inFeatures, seed: 22)
         let worst = (0..<a.count).map { abs(a[$0] - original[$0]) / max(abs(original[$0]), 1e-3) }.max() ?? 0
-        #expect(worst <= 1.0 / 2048, "binary16 keeps 11 significant bits (relative rounding ≤ 2⁻¹¹)")
+        // Round to nearest: binary16 keeps 11 significant bits, bfloat16 8 (relative error ≤ half an ulp).
+        let bound: Float = precision == .f16 ? 1.0 / 2048 : 1.0 / 256
+        #expect(worst <= bound)
     }
 }

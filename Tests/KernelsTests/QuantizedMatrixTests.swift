@@ -86,7 +86,7 @@ struct QuantizedMatrixTests {
         }
         let tasks = factors.enumerated().map { i, f in
             LowRank.task(firstRow: i, rows: 1, rank: f.rank, inFeatures: inFeatures, outFeatures: outFeatures, yOffset: 0,
-                         a: f.a.pointer, bTransposed: f.bt.pointer, half: f.a.isHalf, scale: 1, gain: nil, gainWeight: 0)
+                         a: f.a.pointer, bTransposed: f.bt.pointer, precision: f.a.precision, scale: 1, gain: nil, gainWeight: 0)
         }
         func product(prefetch: Bool) -> [Float] {
             let y = FloatBuffer(count: batchRows * outFeatures)

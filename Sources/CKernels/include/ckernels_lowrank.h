@@ -8,6 +8,11 @@
 /// Largest rank the kernels accept (the shrink result of a row lives on the stack).
 #define SB_LOWRANK_MAX_RANK 1024
 
+/// Storage kinds of low-rank factors (sb_lowrank_task.storage).
+#define SB_FACTOR_F32 0
+#define SB_FACTOR_F16 1
+#define SB_FACTOR_BF16 2
+
 /// One (segment, module) product: rows [firstRow, firstRow + rows) of x and y.
 typedef struct {
     int32_t first_row;
@@ -17,13 +22,14 @@ typedef struct {
     int32_t out_features;
     /// Column offset of this module's output inside y (stacked q|k|v or gate|up outputs).
     int32_t y_offset;
-    /// A: [rank, in_features], row-major; f32, or IEEE binary16 when `half` is set.
+    /// A: [rank, in_features], row-major; stored as `storage` says.
     const void *a;
     /// Bᵀ: [rank, out_features], row-major (B transposed at load so expand streams rows of out);
     /// same storage type as A.
     const void *bt;
-    /// 1 when A and Bᵀ hold binary16 values (half the bytes read per step), 0 for f32.
-    int32_t half;
+    /// What A and Bᵀ hold: SB_FACTOR_F32, SB_FACTOR_F16 (IEEE binary16) or SB_FACTOR_BF16
+    /// (bfloat16, the upper half of an f32); the 16-bit kinds halve the bytes read per step.
+    int32_t storage;
     /// Multiplies the expand product (LoRA scale × per-request scale).
     float scale;
     /// Optional DoRA gain g [out_features]: y[:, j] becomes (1 + gain_weight·(g[j] − 1))·y[:, j]
@@ -45,5 +51,9 @@ void sb_lowrank_apply(const sb_lowrank_task *tasks, int count, const float *x, i
 void sb_f32_to_f16(const float *src, uint16_t *dst, int64_t count);
 /// IEEE binary16 → f32 (exact).
 void sb_f16_to_f32(const uint16_t *src, float *dst, int64_t count);
+/// f32 → bfloat16, rounding to nearest even (NaN stays NaN).
+void sb_f32_to_bf16(const float *src, uint16_t *dst, int64_t count);
+/// bfloat16 → f32 (exact).
+void sb_bf16_to_f32(const uint16_t *src, float *dst, int64_t count);
 
 #endif
