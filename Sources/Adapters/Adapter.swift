@@ -181,6 +181,15 @@ public final class Adapter: Sendable, CustomStringConvertible {
         return index < deltas.count ? deltas[index] : nil
     }
 
+    /// How its LoRA/DoRA factors are stored (empty for other kinds), in `FactorPrecision` order.
+    public var factorPrecisions: [FactorPrecision] {
+        let used = Set(deltas.compactMap { delta -> FactorPrecision? in
+            if case .lowRank(let d)? = delta { return d.a.precision }
+            return nil
+        })
+        return FactorPrecision.allCases.filter(used.contains)
+    }
+
     /// Whether the adapter changes `module` of `layer`.
     public func changes(layer: Int, module: ProjectionModule) -> Bool { delta(layer: layer, module: module) != nil }
 

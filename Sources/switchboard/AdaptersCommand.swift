@@ -107,6 +107,9 @@ struct InspectCommand: ParsableCommand {
                 var details = "\(adapter.kind.rawValue)"
                 if adapter.rank > 0 { details += ", rank \(adapter.rank)" }
                 if adapter.virtualTokenCount > 0 { details += ", \(adapter.virtualTokenCount) virtual tokens" }
+                if !adapter.factorPrecisions.isEmpty {
+                    details += ", factors " + adapter.factorPrecisions.map(\.rawValue).joined(separator: "+")
+                }
                 print("ok    \(directory): \(details), \(adapter.byteCount / 1024) KiB")
             } catch {
                 failures += 1

@@ -54,6 +54,7 @@ struct StoredPrecisionTests {
         let kept: FactorPrecision = dtype == .bf16 ? .bf16 : .f16
         #expect(lowRankPrecisions(narrow, layers: model.config.layerCount) == [kept])
         #expect(lowRankPrecisions(wide, layers: model.config.layerCount) == [.f32])
+        #expect(narrow.factorPrecisions == [kept] && wide.factorPrecisions == [.f32])
         let ids = [3, 14, 15, 92, 65]
         #expect(adapterLogits(model, AdapterUse(narrow), ids) == adapterLogits(model, AdapterUse(wide), ids))
         #expect(adapterLogits(model, AdapterUse(narrow), ids) != adapterLogits(model, nil, ids))
