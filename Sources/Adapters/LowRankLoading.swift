@@ -48,6 +48,9 @@ struct LowRankLoading {
         }))
         var deltas = [ModuleDelta?](repeating: nil, count: base.layerCount * ProjectionModule.count)
         for (slot, delta) in pending { deltas[slot] = .lowRank(delta.stored(in: arena)) }
+        // The f32 copies read from the file are garbage now; glibc would keep their pages.
+        pending.removeAll()
+        MemoryReclaimer.releaseSoon()
         return deltas
     }
 
