@@ -6,7 +6,7 @@ import Llama
 import TestSupport
 
 /// The fixture adapters (Tests/Fixtures/adapters/NAME), one of every kind PEFT saves.
-let fixtureAdapterNames = ["lora", "lora-all", "rslora", "dora", "ia3", "prefix", "prefix-proj", "prompt"]
+let fixtureAdapterNames = ["lora", "lora-all", "rslora", "dora", "ia3", "prefix", "prefix-proj", "prompt", "lora-bf16"]
 
 /// The seed-0 tiny Llama the fixture adapters were made on.
 func tinyModel() throws -> LlamaModel { try LlamaModel.load(path: Fixtures.path("tiny")) }

@@ -77,7 +77,7 @@ struct PEFTGoldenTests {
         let expected: [String: (AdapterKind, Int, Int)] = [
             "lora": (.lora, 4, 0), "lora-all": (.lora, 8, 0), "rslora": (.lora, 4, 0), "dora": (.dora, 4, 0),
             "ia3": (.ia3, 0, 0), "prefix": (.prefixTuning, 0, 5), "prefix-proj": (.prefixTuning, 0, 4),
-            "prompt": (.promptTuning, 0, 6),
+            "prompt": (.promptTuning, 0, 6), "lora-bf16": (.lora, 4, 0),
         ]
         for name in fixtureAdapterNames {
             let adapter = try fixtureAdapter(name, model: model)

@@ -32,7 +32,8 @@ Tests/Fixtures/ (or --out):
       rank_pattern o_proj 2, alpha_pattern layers.1.mlp.down_proj 3), dora (r4 a8 q,k,v,up;
       magnitudes perturbed), ia3 (k,v,down; down feedforward; ia3_l ~ 1+0.3N), prefix (5
       virtual, no projection), prefix-proj (4 virtual, projection; the file holds the
-      projected prefix), prompt (6 virtual).  goldens.json as tiny/goldens.json (cases of
+      projected prefix), prompt (6 virtual), lora-bf16 (r4 a8 all-linear, saved in
+      bfloat16; its goldens are PEFT's after loading it onto the fp32 base).  goldens.json as tiny/goldens.json (cases of
       length 1/5/17, greedy prompts 1/4 x 12 tokens), batch 1, logits of the REAL tokens
       only.  Checked: reload reproduces, merge_and_unload matches (LoRA family), DoRA
       merged weight = m/||W+sBA||_row * (W+sBA), prefix/prompt forward rebuilt by hand
@@ -548,6 +549,12 @@ def adapter_specs():
                                       prompt_tuning_init=PromptTuningInit.RANDOM),
          "Prompt tuning, 6 virtual tokens, prompt_embeddings [6, hidden] ~ N(0, 0.5^2). PEFT's "
          "logits include the 6 virtual positions; they are dropped here (logits = real tokens only)."),
+        # Last, so that the seeds (1000 + k, 2000 + k) of the adapters above stay what they were.
+        ("lora-bf16", LoraConfig(task_type=lm, r=4, lora_alpha=8, target_modules="all-linear",
+                                 lora_dropout=0.0, init_lora_weights=False),
+         "LoRA r=4 alpha=8 on all-linear, saved in bfloat16 (as adapters trained in bf16 are). "
+         "Logits: PeftModel.from_pretrained onto the fp32 base, which widens the bf16 factors to "
+         "fp32 (autocast_adapter_dtype=True, PEFT's default)."),
     ]
 
 
@@ -607,7 +614,7 @@ def _check_lora_family(name, pm, merged):
             want_r = 2 if n.endswith("o_proj") else 4
             alpha = 3 if n.endswith("layers.1.mlp.down_proj") else 8
             assert r == want_r and abs(s - alpha / math.sqrt(r)) < 1e-12, (n, r, s)
-        elif name in ("lora", "lora-all", "dora"):
+        elif name in ("lora", "lora-all", "lora-bf16", "dora"):
             assert abs(s - 2.0) < 1e-12, (n, s)
         if name == "dora":
             W = m.base_layer.weight
@@ -633,9 +640,20 @@ def build_adapters(out):
         pm = get_peft_model(base, cfg).eval()
         gen = torch.Generator().manual_seed(2000 + k)
         nrand = _randomize_adapter(name, pm, gen)
+        if name == "lora-bf16":
+            for pname, p in pm.named_parameters():
+                if "lora_" in pname:
+                    p.data = p.data.to(torch.bfloat16)
         ddir = os.path.join(adir, name)
         shutil.rmtree(ddir, ignore_errors=True)
         pm.save_pretrained(ddir, safe_serialization=True)
+        if name == "lora-bf16":
+            from safetensors import safe_open as _open
+            with _open(os.path.join(ddir, "adapter_model.safetensors"), "pt") as f:
+                assert all(f.get_tensor(key).dtype == torch.bfloat16 for key in f.keys())
+            # The reference is what loading the saved adapter onto the fp32 base computes.
+            pm = PeftModel.from_pretrained(make_tiny(0, tie=False, rope_params=rope0), ddir).eval()
+            assert all(p.dtype == torch.float32 for n, p in pm.named_parameters() if "lora_" in n)
         for junk in ("README.md",):
             if os.path.exists(os.path.join(ddir, junk)):
                 os.remove(os.path.join(ddir, junk))
