@@ -35,6 +35,7 @@ static inline __attribute__((always_inline)) __m256 load8(const void *w, int64_t
     return _mm256_loadu_ps((const float *)w + i);
 }
 
+/// The f32 a bfloat16 stands for: its 16 bits are the f32's upper half.
 static inline float bf16_value(uint16_t bits) {
     uint32_t wide = (uint32_t)bits << 16;
     float value;
