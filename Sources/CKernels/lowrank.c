@@ -184,36 +184,27 @@ ALWAYS_INLINE void group_n(const sb_lowrank_task *task, int n, int storage, cons
     expand_rows_n(u, n, task->bt, storage, task->rank, task->out_features, task->gain, task->gain_weight, ys, pf);
 }
 
+/// Calls GROUP(task, n, storage, xs, ys, u, pf) with the row count n (1–4) and the storage kind
+/// as constants, so that each combination runs its own register-resident loops.
+#define CALL_BY_ROWS(GROUP, STORAGE)                              \
+    switch (n) {                                                  \
+    case 1: GROUP(task, 1, STORAGE, xs, ys, u, pf); break;        \
+    case 2: GROUP(task, 2, STORAGE, xs, ys, u, pf); break;        \
+    case 3: GROUP(task, 3, STORAGE, xs, ys, u, pf); break;        \
+    default: GROUP(task, 4, STORAGE, xs, ys, u, pf); break;       \
+    }
+#define CALL_BY_STORAGE_AND_ROWS(GROUP)                           \
+    switch (task->storage) {                                      \
+    case SB_FACTOR_F16: CALL_BY_ROWS(GROUP, SB_FACTOR_F16) break; \
+    case SB_FACTOR_BF16: CALL_BY_ROWS(GROUP, SB_FACTOR_BF16) break; \
+    default: CALL_BY_ROWS(GROUP, SB_FACTOR_F32) break;            \
+    }
+
 /// One group of rows on the AVX2 path, dispatched to the loops compiled for its row count and
 /// storage type.
 static void group8(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
                    float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
-    switch (task->storage) {
-    case SB_FACTOR_F16:
-        switch (n) {
-        case 1: group_n(task, 1, SB_FACTOR_F16, xs, ys, u, pf); break;
-        case 2: group_n(task, 2, SB_FACTOR_F16, xs, ys, u, pf); break;
-        case 3: group_n(task, 3, SB_FACTOR_F16, xs, ys, u, pf); break;
-        default: group_n(task, 4, SB_FACTOR_F16, xs, ys, u, pf); break;
-        }
-        break;
-    case SB_FACTOR_BF16:
-        switch (n) {
-        case 1: group_n(task, 1, SB_FACTOR_BF16, xs, ys, u, pf); break;
-        case 2: group_n(task, 2, SB_FACTOR_BF16, xs, ys, u, pf); break;
-        case 3: group_n(task, 3, SB_FACTOR_BF16, xs, ys, u, pf); break;
-        default: group_n(task, 4, SB_FACTOR_BF16, xs, ys, u, pf); break;
-        }
-        break;
-    default:
-        switch (n) {
-        case 1: group_n(task, 1, SB_FACTOR_F32, xs, ys, u, pf); break;
-        case 2: group_n(task, 2, SB_FACTOR_F32, xs, ys, u, pf); break;
-        case 3: group_n(task, 3, SB_FACTOR_F32, xs, ys, u, pf); break;
-        default: group_n(task, 4, SB_FACTOR_F32, xs, ys, u, pf); break;
-        }
-        break;
-    }
+    CALL_BY_STORAGE_AND_ROWS(group_n);
 }
 
 // ---- AVX-512 variant: 16 lanes, the same structure and the same per-output order rules. Used
@@ -290,32 +281,7 @@ AVX512 void group16_n(const sb_lowrank_task *task, int n, int storage, const flo
 __attribute__((target("avx512f")))
 static void group16(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
                     float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
-    switch (task->storage) {
-    case SB_FACTOR_F16:
-        switch (n) {
-        case 1: group16_n(task, 1, SB_FACTOR_F16, xs, ys, u, pf); break;
-        case 2: group16_n(task, 2, SB_FACTOR_F16, xs, ys, u, pf); break;
-        case 3: group16_n(task, 3, SB_FACTOR_F16, xs, ys, u, pf); break;
-        default: group16_n(task, 4, SB_FACTOR_F16, xs, ys, u, pf); break;
-        }
-        break;
-    case SB_FACTOR_BF16:
-        switch (n) {
-        case 1: group16_n(task, 1, SB_FACTOR_BF16, xs, ys, u, pf); break;
-        case 2: group16_n(task, 2, SB_FACTOR_BF16, xs, ys, u, pf); break;
-        case 3: group16_n(task, 3, SB_FACTOR_BF16, xs, ys, u, pf); break;
-        default: group16_n(task, 4, SB_FACTOR_BF16, xs, ys, u, pf); break;
-        }
-        break;
-    default:
-        switch (n) {
-        case 1: group16_n(task, 1, SB_FACTOR_F32, xs, ys, u, pf); break;
-        case 2: group16_n(task, 2, SB_FACTOR_F32, xs, ys, u, pf); break;
-        case 3: group16_n(task, 3, SB_FACTOR_F32, xs, ys, u, pf); break;
-        default: group16_n(task, 4, SB_FACTOR_F32, xs, ys, u, pf); break;
-        }
-        break;
-    }
+    CALL_BY_STORAGE_AND_ROWS(group16_n);
 }
 
 typedef struct {
@@ -380,9 +346,6 @@ void sb_f32_to_f16(const float *src, uint16_t *dst, int64_t count) {
     for (; i < count; i++) dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
-void sb_f16_to_f32(const uint16_t *src, float *dst, int64_t count) {
-    for (int64_t i = 0; i < count; i++) dst[i] = _cvtsh_ss(src[i]);
-}
 
 void sb_f32_to_bf16(const float *src, uint16_t *dst, int64_t count) {
     for (int64_t i = 0; i < count; i++) {
@@ -392,8 +355,4 @@ void sb_f32_to_bf16(const float *src, uint16_t *dst, int64_t count) {
         bits += 0x7fffu + ((bits >> 16) & 1);  // round to nearest, ties to even
         dst[i] = (uint16_t)(bits >> 16);
     }
-}
-
-void sb_bf16_to_f32(const uint16_t *src, float *dst, int64_t count) {
-    for (int64_t i = 0; i < count; i++) dst[i] = bf16_value(src[i]);
 }

@@ -24,7 +24,7 @@ public final class FactorArena: @unchecked Sendable {
 
     /// Capacity that allocations of these byte sizes take, alignment included.
     public static func bytesNeeded(_ sizes: [Int]) -> Int {
-        sizes.reduce(0) { $0 + roundUp($1, alignment) }
+        sizes.reduce(0) { $0 + roundUp(max($1, 1), alignment) }  // as `allocate` rounds them
     }
 
     /// Maps `capacity` bytes (zero-filled, untouched until written). The start is aligned to

@@ -66,14 +66,11 @@ public final class LowRankFactor: @unchecked Sendable {
     /// Element access as f32 (tests and load-time checks, not hot loops).
     public subscript(index: Int) -> Float {
         precondition(index >= 0 && index < count)
-        var value: Float = 0
-        let bits = pointer.assumingMemoryBound(to: UInt16.self) + index
         switch precision {
-        case .f32: value = pointer.load(fromByteOffset: index * 4, as: Float.self)
-        case .f16: sb_f16_to_f32(bits, &value, 1)
-        case .bf16: sb_bf16_to_f32(bits, &value, 1)
+        case .f32: return pointer.load(fromByteOffset: index * 4, as: Float.self)
+        case .f16: return Dequantize.floatFromHalf(pointer.load(fromByteOffset: index * 2, as: UInt16.self))
+        case .bf16: return Dequantize.floatFromBFloat16(pointer.load(fromByteOffset: index * 2, as: UInt16.self))
         }
-        return value
     }
 
     /// Largest magnitude binary16 can hold; f16 storage of larger values would be infinite.

@@ -23,6 +23,13 @@ func randomBlocks(_ type: GGMLType, rows: Int, columns: Int, seed: UInt64) -> [U
     return bytes
 }
 
+/// A Q4_1 matrix of random blocks.
+func randomQ4_1Matrix(rows: Int, columns: Int, seed: UInt64) -> QuantizedMatrix {
+    randomBlocks(.q4_1, rows: rows, columns: columns, seed: seed).withUnsafeBytes {
+        QuantizedMatrix(type: .q4_1, columns: columns, parts: [($0, rows, nil)])
+    }
+}
+
 @Suite("Quantized small-batch products equal the f32 product of the dequantized weights")
 struct QuantizedMatrixTests {
     @Test("Q4_1 and Q8_0, one-pass and panel kernels, with strides and accumulation",
@@ -57,8 +64,7 @@ struct QuantizedMatrixTests {
     @Test("the AVX2 and AVX-512 panel kernels give the same products")
     func instructionSets() {
         let outFeatures = 21, inFeatures = 64, batchRows = 9
-        let blocks = randomBlocks(.q4_1, rows: outFeatures, columns: inFeatures, seed: 5)
-        let matrix = blocks.withUnsafeBytes { QuantizedMatrix(type: .q4_1, columns: inFeatures, parts: [($0, outFeatures, nil)]) }
+        let matrix = randomQ4_1Matrix(rows: outFeatures, columns: inFeatures, seed: 5)
         let x = FloatBuffer(randomFloats(batchRows * inFeatures, seed: 6))
         func product() -> [Float] {
             let y = FloatBuffer(count: batchRows * outFeatures)
@@ -75,8 +81,7 @@ struct QuantizedMatrixTests {
     @Test("prefetching the next low-rank tasks' factors during the panel product leaves it unchanged")
     func prefetchDoesNotChangeTheProduct() {
         let outFeatures = 96, inFeatures = 128, batchRows = 32
-        let blocks = randomBlocks(.q4_1, rows: outFeatures, columns: inFeatures, seed: 8)
-        let matrix = blocks.withUnsafeBytes { QuantizedMatrix(type: .q4_1, columns: inFeatures, parts: [($0, outFeatures, nil)]) }
+        let matrix = randomQ4_1Matrix(rows: outFeatures, columns: inFeatures, seed: 8)
         let x = FloatBuffer(randomFloats(batchRows * inFeatures, seed: 9))
         // Factors of several tasks, f16 and f32, of uneven sizes.
         let factors = (0..<6).map { i in

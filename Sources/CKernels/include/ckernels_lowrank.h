@@ -49,11 +49,7 @@ void sb_lowrank_apply(const sb_lowrank_task *tasks, int count, const float *x, i
 
 /// f32 → IEEE binary16, rounding to nearest even (values beyond ±65504 become ±inf).
 void sb_f32_to_f16(const float *src, uint16_t *dst, int64_t count);
-/// IEEE binary16 → f32 (exact).
-void sb_f16_to_f32(const uint16_t *src, float *dst, int64_t count);
 /// f32 → bfloat16, rounding to nearest even (NaN stays NaN).
 void sb_f32_to_bf16(const float *src, uint16_t *dst, int64_t count);
-/// bfloat16 → f32 (exact).
-void sb_bf16_to_f32(const uint16_t *src, float *dst, int64_t count);
 
 #endif
