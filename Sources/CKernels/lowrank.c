@@ -1,4 +1,4 @@
-// LoRA shrink/expand, one adapter segment's rows per task, up to 4 rows at a time sharing
+// LoRA shrink/expand, one adapter segment's rows per task, up to 8 rows at a time sharing
 // each load of A and Bᵀ. Plain AVX2/FMA loops (and an AVX-512 twin below, chosen once per run
 // when the CPU has it and the sizes are multiples of 16): a decode step has one or a few rows per adapter,
 // where a BLAS call's fixed cost would exceed the arithmetic. Each row's sums run in a fixed
@@ -20,8 +20,9 @@ static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/// Rows processed together: A and Bᵀ are read once per group instead of once per row.
-#define ROW_GROUP 4
+/// Most rows processed together: A and Bᵀ are read once per group instead of once per row.
+/// A task's rows go in groups of 8, then 4, then the rest (1–3).
+#define ROW_GROUP 8
 
 /// Bytes per stored value.
 #define ELEMENT_BYTES(storage) ((storage) == SB_FACTOR_F32 ? 4 : 2)
@@ -88,9 +89,10 @@ ALWAYS_INLINE void prefetch_advance(prefetch_stream *s, int bytes) {
 }
 
 /// Independent FMA chains the loops below keep in flight: one chain would wait on the FMA
-/// latency (4 cycles) every step; four hide it. A decode row with its own adapter (n = 1) gets
-/// its chains from 4 ranks (shrink) or 4 column blocks (expand) instead of from other rows.
-#define CHAINS 4
+/// latency (4 cycles) every step; eight keep two FMA units busy. A decode row with its own
+/// adapter (n = 1) gets its chains from 8 ranks (shrink) or 8 column blocks (expand) instead of
+/// from other rows; a group of 8 rows gets them from its rows.
+#define CHAINS 8
 
 /// u[r][k0 + kk] = x_r · A[k0 + kk] for r < n, kk < kb (n·kb ≤ CHAINS; both constants after
 /// inlining, so the accumulators live in registers). Each (r, k) sum has one accumulator that
@@ -184,14 +186,15 @@ ALWAYS_INLINE void group_n(const sb_lowrank_task *task, int n, int storage, cons
     expand_rows_n(u, n, task->bt, storage, task->rank, task->out_features, task->gain, task->gain_weight, ys, pf);
 }
 
-/// Calls GROUP(task, n, storage, xs, ys, u, pf) with the row count n (1–4) and the storage kind
-/// as constants, so that each combination runs its own register-resident loops.
+/// Calls GROUP(task, n, storage, xs, ys, u, pf) with the row count n (1–4 or 8) and the storage
+/// kind as constants, so that each combination runs its own register-resident loops.
 #define CALL_BY_ROWS(GROUP, STORAGE)                              \
     switch (n) {                                                  \
     case 1: GROUP(task, 1, STORAGE, xs, ys, u, pf); break;        \
     case 2: GROUP(task, 2, STORAGE, xs, ys, u, pf); break;        \
     case 3: GROUP(task, 3, STORAGE, xs, ys, u, pf); break;        \
-    default: GROUP(task, 4, STORAGE, xs, ys, u, pf); break;       \
+    case 4: GROUP(task, 4, STORAGE, xs, ys, u, pf); break;        \
+    default: GROUP(task, 8, STORAGE, xs, ys, u, pf); break;       \
     }
 #define CALL_BY_STORAGE_AND_ROWS(GROUP)                           \
     switch (task->storage) {                                      \
@@ -305,8 +308,9 @@ static void lowrank_range(void *p, int begin, int end) {
         const sb_lowrank_task *next =
             task->storage != SB_FACTOR_F32 && t + 1 < end && ctx->tasks[t + 1].a != task->a ? &ctx->tasks[t + 1] : NULL;
         prefetch_stream pf = prefetch_for(next);
-        for (int first = 0; first < task->rows; first += ROW_GROUP) {
-            int n = task->rows - first < ROW_GROUP ? task->rows - first : ROW_GROUP;
+        for (int first = 0, n; first < task->rows; first += n) {
+            const int left = task->rows - first;
+            n = left >= 8 ? 8 : left >= 4 ? 4 : left;
             const float *xs[ROW_GROUP];
             float *ys[ROW_GROUP];
             for (int r = 0; r < n; r++) {

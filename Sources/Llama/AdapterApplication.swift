@@ -90,10 +90,11 @@ final class AdapterApplication {
     // MARK: - Pieces
 
     /// LoRA/DoRA tasks for one segment, split into blocks of a few rows so both cores share
-    /// a segment that holds most of the step.
+    /// a segment that holds most of the step: 8 rows (the kernel's largest row group, which
+    /// reads the factors once for all 8) when the segment has at least 16, else 4.
     private func addTasks(segment: SegmentDeltas, entry d: DeltaEntry, yOffset: Int) {
         let λ = segment.scale
-        let rowsPerTask = 4
+        let rowsPerTask = segment.rows.count >= 16 ? 8 : 4
         var first = segment.rows.lowerBound
         while first < segment.rows.upperBound {
             let rows = min(rowsPerTask, segment.rows.upperBound - first)

@@ -56,29 +56,33 @@ struct LowRankTests {
         #expect(got[rows * ldy - 1] == initial[rows * ldy - 1], "columns outside every task are untouched")
     }
 
-    @Test("a row's result does not depend on how the rows are split into tasks")
-    func rowIndependence() {
-        let rank = 8, inFeatures = 576, out = 192, rows = 6
+    @Test("a row's result does not depend on how the rows are split into tasks and row groups (AVX-512 and AVX2 sizes, DoRA gain)",
+          arguments: [(576, 192), (100, 50)])
+    func rowIndependence(inFeatures: Int, out: Int) {
+        let rank = 8, rows = 19
         let x = randomFloats(rows * inFeatures, seed: 11), a = randomFloats(rank * inFeatures, seed: 12)
-        let bt = randomFloats(rank * out, seed: 13)
+        let bt = randomFloats(rank * out, seed: 13), gain = randomFloats(out, seed: 14).map { 1 + 0.5 * $0 }
         func run(_ split: [Int]) -> [Float] {
             var y = [Float](repeating: 0.5, count: rows * out)
             x.withUnsafeBufferPointer { x in a.withUnsafeBufferPointer { a in bt.withUnsafeBufferPointer { bt in
-                y.withUnsafeMutableBufferPointer { y in
+                gain.withUnsafeBufferPointer { gain in y.withUnsafeMutableBufferPointer { y in
                     var first = 0
                     let tasks = split.map { count -> LowRank.Task in
                         defer { first += count }
                         return LowRank.task(firstRow: first, rows: count, rank: rank, inFeatures: inFeatures, outFeatures: out,
                                             yOffset: 0, a: a.baseAddress!, bTransposed: bt.baseAddress!, scale: 1.5,
-                                            gain: nil, gainWeight: 0)
+                                            gain: gain.baseAddress!, gainWeight: 0.75)
                     }
                     tasks.withUnsafeBufferPointer { LowRank.apply($0, x: x.baseAddress!, ldx: inFeatures, y: y.baseAddress!, ldy: out) }
-                }
+                } }
             } } }
             return y
         }
-        #expect(run([6]) == run([1, 1, 1, 1, 1, 1]))
-        #expect(run([6]) == run([4, 2]))
+        let oneRowEach = run(Array(repeating: 1, count: rows))
+        // Groups the kernel forms: 8 + 8 + 3; 4 | 8 + 4 + 3; 8 + 4 + 1 | 4 + 2; 8 + 8 | 3.
+        for split in [[19], [4, 15], [13, 6], [16, 3]] {
+            #expect(run(split) == oneRowEach, "split \(split)")
+        }
     }
 
     @Test("16-bit factors give exactly what f32 factors holding the same rounded values give",
