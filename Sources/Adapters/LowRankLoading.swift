@@ -64,8 +64,9 @@ struct LowRankLoading {
 
         func stored(in arena: FactorArena) -> LowRankDelta {
             LowRankDelta(rank: rank, inFeatures: inFeatures, outFeatures: outFeatures,
-                         a: LowRankFactor(a, precision: precision, arena: arena),
-                         bTransposed: LowRankFactor(bTransposed, precision: precision, arena: arena),
+                         a: LowRankFactor(a, rows: rank, columns: inFeatures, layout: .a, precision: precision, arena: arena),
+                         bTransposed: LowRankFactor(bTransposed, rows: rank, columns: outFeatures, layout: .bTransposed,
+                                                    precision: precision, arena: arena),
                          scale: scale, doraGain: gain)
         }
     }

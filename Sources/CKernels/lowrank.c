@@ -4,9 +4,12 @@
 // where a BLAS call's fixed cost would exceed the arithmetic. Each row's sums run in a fixed
 // order, so a row's result does not depend on how many rows share its segment or group.
 // A and Bᵀ are f32, IEEE half (F16C converts 8 values per instruction) or bfloat16 (a shift
-// makes an f32 of it); with many distinct adapters per step the kernel is bound by the bytes of A
-// and Bᵀ it reads, which the 16-bit kinds halve.
+// makes an f32 of it), stored tiled in the order the loops read them (sb_a_index, sb_bt_index);
+// with many distinct adapters per step the kernel is bound by the bytes of A and Bᵀ it reads,
+// which the 16-bit kinds halve. A task either finishes its outputs in place or leaves its sums
+// for sb_lowrank_combine (when it runs alongside the base product that writes y).
 #include "ckernels.h"
+#include "lowrank_internal.h"
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -98,7 +101,7 @@ ALWAYS_INLINE void prefetch_advance(prefetch_stream *s, int bytes) {
 /// inlining, so the accumulators live in registers). Each (r, k) sum has one accumulator that
 /// takes x in order, 8 lanes at a time, then the lanes' sum and the tail: the same arithmetic
 /// whatever n and kb are, so a row's result never depends on the rows or ranks beside it.
-ALWAYS_INLINE void shrink_block(const float *const *xs, int n, int kb, const void *a, int storage, int k0, int in,
+ALWAYS_INLINE void shrink_block(const float *const *xs, int n, int kb, const void *a, int storage, int k0, int rank, int in,
                                 float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     __m256 acc[CHAINS];
     for (int c = 0; c < n * kb; c++) acc[c] = _mm256_setzero_ps();
@@ -106,14 +109,14 @@ ALWAYS_INLINE void shrink_block(const float *const *xs, int n, int kb, const voi
     for (; i + 8 <= in; i += 8) {
         prefetch_advance(pf, kb * 8 * ELEMENT_BYTES(storage));
         for (int kk = 0; kk < kb; kk++) {
-            __m256 w = load8(a, (int64_t)(k0 + kk) * in + i, storage);
+            __m256 w = load8(a, sb_a_index(k0 + kk, i, rank, in), storage);
             for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
         }
     }
     for (int r = 0; r < n; r++) {
         for (int kk = 0; kk < kb; kk++) {
             float sum = hsum8(acc[r * kb + kk]);
-            for (int t = i; t < in; t++) sum += xs[r][t] * load1(a, (int64_t)(k0 + kk) * in + t, storage);
+            for (int t = i; t < in; t++) sum += xs[r][t] * load1(a, sb_a_index(k0 + kk, t, rank, in), storage);
             u[r][k0 + kk] = sum;
         }
     }
@@ -124,54 +127,63 @@ ALWAYS_INLINE void shrink_rows_n(const float *const *xs, int n, const void *a, i
                                  float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     const int kb = CHAINS / n;
     int k = 0;
-    for (; k + kb <= rank; k += kb) shrink_block(xs, n, kb, a, storage, k, in, u, pf);
-    for (; k < rank; k++) shrink_block(xs, n, 1, a, storage, k, in, u, pf);
+    for (; k + kb <= rank; k += kb) shrink_block(xs, n, kb, a, storage, k, rank, in, u, pf);
+    for (; k < rank; k++) shrink_block(xs, n, 1, a, storage, k, rank, in, u, pf);
 }
 
-/// y[r][j0 + 8·jj …] = c ⊙ y + Σ_k u[r][k]·Bᵀ[k] for r < n, jj < jb (n·jb ≤ CHAINS). Every
-/// output element starts from y (times the DoRA factor) and adds the ranks in order, in
-/// vector lanes or in the scalar tail alike (both fused multiply-adds).
+/// The DoRA factor c_j = 1 + w·(g_j − 1) of columns j … j+7, or 1 without a gain. The in-place
+/// finish and the separate combine (`sb_lowrank_combine`) both take it from here, so they agree
+/// to the bit.
+ALWAYS_INLINE __m256 gain8(const float *gain, float gain_weight, int j) {
+    if (!gain) return _mm256_set1_ps(1.0f);
+    __m256 g = _mm256_loadu_ps(gain + j);
+    return _mm256_add_ps(_mm256_set1_ps(1.0f),
+                         _mm256_mul_ps(_mm256_set1_ps(gain_weight), _mm256_sub_ps(g, _mm256_set1_ps(1.0f))));
+}
+
+/// The same factor for one column (scalar tails).
+ALWAYS_INLINE float gain1(const float *gain, float gain_weight, int j) {
+    return gain ? 1.0f + gain_weight * (gain[j] - 1.0f) : 1.0f;
+}
+
+/// d[r][j0 + 8·jj …] = Σ_k u[r][k]·Bᵀ[k] for r < n, jj < jb (n·jb ≤ CHAINS), the ranks added in
+/// order by fused multiply-adds from zero. Then, in place, y = c ⊙ y + d (one fused multiply-add),
+/// or, when `to_delta`, the sum d itself is stored (ys point at delta rows; see the combine).
 ALWAYS_INLINE void expand_block(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int storage, int rank,
-                                int out, int j0, const float *gain, float gain_weight, float *const *ys,
+                                int out, int j0, const float *gain, float gain_weight, float *const *ys, int to_delta,
                                 prefetch_stream *pf) {
     __m256 acc[CHAINS];
-    for (int jj = 0; jj < jb; jj++) {
-        __m256 c = _mm256_set1_ps(1.0f);
-        if (gain) {
-            __m256 g = _mm256_loadu_ps(gain + j0 + 8 * jj);
-            c = _mm256_add_ps(_mm256_set1_ps(1.0f),
-                              _mm256_mul_ps(_mm256_set1_ps(gain_weight), _mm256_sub_ps(g, _mm256_set1_ps(1.0f))));
-        }
-        for (int r = 0; r < n; r++) {
-            acc[r * jb + jj] = _mm256_loadu_ps(ys[r] + j0 + 8 * jj);
-            if (gain) acc[r * jb + jj] = _mm256_mul_ps(acc[r * jb + jj], c);
-        }
-    }
+    for (int c = 0; c < n * jb; c++) acc[c] = _mm256_setzero_ps();
     for (int k = 0; k < rank; k++) {
         prefetch_advance(pf, jb * 8 * ELEMENT_BYTES(storage));
         for (int jj = 0; jj < jb; jj++) {
-            __m256 w = load8(bt, (int64_t)k * out + j0 + 8 * jj, storage);
+            __m256 w = load8(bt, sb_bt_index(k, j0 + 8 * jj, rank, out), storage);
             for (int r = 0; r < n; r++)
                 acc[r * jb + jj] = _mm256_fmadd_ps(_mm256_set1_ps(u[r][k]), w, acc[r * jb + jj]);
         }
     }
-    for (int jj = 0; jj < jb; jj++)
-        for (int r = 0; r < n; r++) _mm256_storeu_ps(ys[r] + j0 + 8 * jj, acc[r * jb + jj]);
+    for (int jj = 0; jj < jb; jj++) {
+        const int j = j0 + 8 * jj;
+        const __m256 c = gain8(gain, gain_weight, j);
+        for (int r = 0; r < n; r++) {
+            __m256 value = to_delta ? acc[r * jb + jj] : _mm256_fmadd_ps(c, _mm256_loadu_ps(ys[r] + j), acc[r * jb + jj]);
+            _mm256_storeu_ps(ys[r] + j, value);
+        }
+    }
 }
 
 /// expand for n ≤ ROW_GROUP rows: columns in blocks of 8·(CHAINS / n), then 8, then one by one.
 ALWAYS_INLINE void expand_rows_n(float (*u)[SB_LOWRANK_MAX_RANK], int n, const void *bt, int storage, int rank, int out,
-                                 const float *gain, float gain_weight, float *const *ys, prefetch_stream *pf) {
+                                 const float *gain, float gain_weight, float *const *ys, int to_delta, prefetch_stream *pf) {
     const int jb = CHAINS / n;
     int j = 0;
-    for (; j + 8 * jb <= out; j += 8 * jb) expand_block(u, n, jb, bt, storage, rank, out, j, gain, gain_weight, ys, pf);
-    for (; j + 8 <= out; j += 8) expand_block(u, n, 1, bt, storage, rank, out, j, gain, gain_weight, ys, pf);
+    for (; j + 8 * jb <= out; j += 8 * jb) expand_block(u, n, jb, bt, storage, rank, out, j, gain, gain_weight, ys, to_delta, pf);
+    for (; j + 8 <= out; j += 8) expand_block(u, n, 1, bt, storage, rank, out, j, gain, gain_weight, ys, to_delta, pf);
     for (int r = 0; r < n; r++) {
         for (int t = j; t < out; t++) {
-            float value = ys[r][t];
-            if (gain) value *= 1.0f + gain_weight * (gain[t] - 1.0f);
-            for (int k = 0; k < rank; k++) value = fmaf(u[r][k], load1(bt, (int64_t)k * out + t, storage), value);
-            ys[r][t] = value;
+            float sum = 0;
+            for (int k = 0; k < rank; k++) sum = fmaf(u[r][k], load1(bt, sb_bt_index(k, t, rank, out), storage), sum);
+            ys[r][t] = to_delta ? sum : fmaf(gain1(gain, gain_weight, t), ys[r][t], sum);
         }
     }
 }
@@ -179,22 +191,22 @@ ALWAYS_INLINE void expand_rows_n(float (*u)[SB_LOWRANK_MAX_RANK], int n, const v
 /// One group of n rows of a task: shrink, scale, expand, with n and the storage type made
 /// constants so that each combination compiles to its own register-resident loops.
 ALWAYS_INLINE void group_n(const sb_lowrank_task *task, int n, int storage, const float *const *xs, float *const *ys,
-                           float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
+                           int to_delta, float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     shrink_rows_n(xs, n, task->a, storage, task->rank, task->in_features, u, pf);
     for (int r = 0; r < n; r++)
         for (int k = 0; k < task->rank; k++) u[r][k] *= task->scale;
-    expand_rows_n(u, n, task->bt, storage, task->rank, task->out_features, task->gain, task->gain_weight, ys, pf);
+    expand_rows_n(u, n, task->bt, storage, task->rank, task->out_features, task->gain, task->gain_weight, ys, to_delta, pf);
 }
 
-/// Calls GROUP(task, n, storage, xs, ys, u, pf) with the row count n (1–4 or 8) and the storage
+/// Calls GROUP(task, n, storage, xs, ys, to_delta, u, pf) with the row count n (1–4 or 8) and the storage
 /// kind as constants, so that each combination runs its own register-resident loops.
-#define CALL_BY_ROWS(GROUP, STORAGE)                              \
-    switch (n) {                                                  \
-    case 1: GROUP(task, 1, STORAGE, xs, ys, u, pf); break;        \
-    case 2: GROUP(task, 2, STORAGE, xs, ys, u, pf); break;        \
-    case 3: GROUP(task, 3, STORAGE, xs, ys, u, pf); break;        \
-    case 4: GROUP(task, 4, STORAGE, xs, ys, u, pf); break;        \
-    default: GROUP(task, 8, STORAGE, xs, ys, u, pf); break;       \
+#define CALL_BY_ROWS(GROUP, STORAGE)                                   \
+    switch (n) {                                                       \
+    case 1: GROUP(task, 1, STORAGE, xs, ys, to_delta, u, pf); break;   \
+    case 2: GROUP(task, 2, STORAGE, xs, ys, to_delta, u, pf); break;   \
+    case 3: GROUP(task, 3, STORAGE, xs, ys, to_delta, u, pf); break;   \
+    case 4: GROUP(task, 4, STORAGE, xs, ys, to_delta, u, pf); break;   \
+    default: GROUP(task, 8, STORAGE, xs, ys, to_delta, u, pf); break;  \
     }
 #define CALL_BY_STORAGE_AND_ROWS(GROUP)                           \
     switch (task->storage) {                                      \
@@ -205,7 +217,7 @@ ALWAYS_INLINE void group_n(const sb_lowrank_task *task, int n, int storage, cons
 
 /// One group of rows on the AVX2 path, dispatched to the loops compiled for its row count and
 /// storage type.
-static void group8(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
+static void group8(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys, int to_delta,
                    float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     CALL_BY_STORAGE_AND_ROWS(group_n);
 }
@@ -224,14 +236,14 @@ AVX512 __m512 load16(const void *w, int64_t i, int storage) {
     return _mm512_loadu_ps((const float *)w + i);
 }
 
-AVX512 void shrink_block16(const float *const *xs, int n, int kb, const void *a, int storage, int k0, int in,
+AVX512 void shrink_block16(const float *const *xs, int n, int kb, const void *a, int storage, int k0, int rank, int in,
                            float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     __m512 acc[CHAINS];
     for (int c = 0; c < n * kb; c++) acc[c] = _mm512_setzero_ps();
     for (int i = 0; i < in; i += 16) {
         prefetch_advance(pf, kb * 16 * ELEMENT_BYTES(storage));
         for (int kk = 0; kk < kb; kk++) {
-            __m512 w = load16(a, (int64_t)(k0 + kk) * in + i, storage);
+            __m512 w = load16(a, sb_a_index(k0 + kk, i, rank, in), storage);
             for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm512_fmadd_ps(_mm512_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
         }
     }
@@ -239,89 +251,55 @@ AVX512 void shrink_block16(const float *const *xs, int n, int kb, const void *a,
         for (int kk = 0; kk < kb; kk++) u[r][k0 + kk] = _mm512_reduce_add_ps(acc[r * kb + kk]);
 }
 
+AVX512 __m512 gain16(const float *gain, float gain_weight, int j) {
+    if (!gain) return _mm512_set1_ps(1.0f);
+    __m512 g = _mm512_loadu_ps(gain + j);
+    return _mm512_add_ps(_mm512_set1_ps(1.0f),
+                         _mm512_mul_ps(_mm512_set1_ps(gain_weight), _mm512_sub_ps(g, _mm512_set1_ps(1.0f))));
+}
+
 AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int storage, int rank,
-                           int out, int j0, const float *gain, float gain_weight, float *const *ys, prefetch_stream *pf) {
+                           int out, int j0, const float *gain, float gain_weight, float *const *ys, int to_delta,
+                           prefetch_stream *pf) {
     __m512 acc[CHAINS];
-    for (int jj = 0; jj < jb; jj++) {
-        __m512 c = _mm512_set1_ps(1.0f);
-        if (gain) {
-            __m512 g = _mm512_loadu_ps(gain + j0 + 16 * jj);
-            c = _mm512_add_ps(_mm512_set1_ps(1.0f),
-                              _mm512_mul_ps(_mm512_set1_ps(gain_weight), _mm512_sub_ps(g, _mm512_set1_ps(1.0f))));
-        }
-        for (int r = 0; r < n; r++) {
-            acc[r * jb + jj] = _mm512_loadu_ps(ys[r] + j0 + 16 * jj);
-            if (gain) acc[r * jb + jj] = _mm512_mul_ps(acc[r * jb + jj], c);
-        }
-    }
+    for (int c = 0; c < n * jb; c++) acc[c] = _mm512_setzero_ps();
     for (int k = 0; k < rank; k++) {
         prefetch_advance(pf, jb * 16 * ELEMENT_BYTES(storage));
         for (int jj = 0; jj < jb; jj++) {
-            __m512 w = load16(bt, (int64_t)k * out + j0 + 16 * jj, storage);
+            __m512 w = load16(bt, sb_bt_index(k, j0 + 16 * jj, rank, out), storage);
             for (int r = 0; r < n; r++)
                 acc[r * jb + jj] = _mm512_fmadd_ps(_mm512_set1_ps(u[r][k]), w, acc[r * jb + jj]);
         }
     }
-    for (int jj = 0; jj < jb; jj++)
-        for (int r = 0; r < n; r++) _mm512_storeu_ps(ys[r] + j0 + 16 * jj, acc[r * jb + jj]);
+    for (int jj = 0; jj < jb; jj++) {
+        const int j = j0 + 16 * jj;
+        const __m512 c = gain16(gain, gain_weight, j);
+        for (int r = 0; r < n; r++) {
+            __m512 value = to_delta ? acc[r * jb + jj] : _mm512_fmadd_ps(c, _mm512_loadu_ps(ys[r] + j), acc[r * jb + jj]);
+            _mm512_storeu_ps(ys[r] + j, value);
+        }
+    }
 }
 
 AVX512 void group16_n(const sb_lowrank_task *task, int n, int storage, const float *const *xs, float *const *ys,
-                      float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
+                      int to_delta, float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     const int kb = CHAINS / n, in = task->in_features, out = task->out_features, rank = task->rank;
     int k = 0;
-    for (; k + kb <= rank; k += kb) shrink_block16(xs, n, kb, task->a, storage, k, in, u, pf);
-    for (; k < rank; k++) shrink_block16(xs, n, 1, task->a, storage, k, in, u, pf);
+    for (; k + kb <= rank; k += kb) shrink_block16(xs, n, kb, task->a, storage, k, rank, in, u, pf);
+    for (; k < rank; k++) shrink_block16(xs, n, 1, task->a, storage, k, rank, in, u, pf);
     for (int r = 0; r < n; r++)
         for (int kk = 0; kk < rank; kk++) u[r][kk] *= task->scale;
     const int jb = CHAINS / n;
     int j = 0;
-    for (; j + 16 * jb <= out; j += 16 * jb) expand_block16(u, n, jb, task->bt, storage, rank, out, j, task->gain, task->gain_weight, ys, pf);
-    for (; j < out; j += 16) expand_block16(u, n, 1, task->bt, storage, rank, out, j, task->gain, task->gain_weight, ys, pf);
+    for (; j + 16 * jb <= out; j += 16 * jb) expand_block16(u, n, jb, task->bt, storage, rank, out, j, task->gain, task->gain_weight, ys, to_delta, pf);
+    for (; j < out; j += 16) expand_block16(u, n, 1, task->bt, storage, rank, out, j, task->gain, task->gain_weight, ys, to_delta, pf);
 }
 
 /// group8's AVX-512 twin.
 __attribute__((target("avx512f")))
-static void group16(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys,
+static void group16(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys, int to_delta,
                     float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
     CALL_BY_STORAGE_AND_ROWS(group16_n);
-}
-
-typedef struct {
-    const sb_lowrank_task *tasks;
-    const float *x;
-    int ldx;
-    float *y;
-    int ldy;
-    int use512;
-} lowrank_ctx;
-
-static void lowrank_range(void *p, int begin, int end) {
-    const lowrank_ctx *ctx = p;
-    float u[ROW_GROUP][SB_LOWRANK_MAX_RANK];
-    for (int t = begin; t < end; t++) {
-        const sb_lowrank_task *task = &ctx->tasks[t];
-        // Only for 16-bit factors: their streams are half as long, and measured on the adapter
-        // benchmark the prefetch speeds them up while f32 factors, which the hardware prefetcher
-        // follows well enough, came out slower with it. A task of the same factors (more rows of
-        // the segment) finds them in cache already.
-        const sb_lowrank_task *next =
-            task->storage != SB_FACTOR_F32 && t + 1 < end && ctx->tasks[t + 1].a != task->a ? &ctx->tasks[t + 1] : NULL;
-        prefetch_stream pf = prefetch_for(next);
-        for (int first = 0, n; first < task->rows; first += n) {
-            const int left = task->rows - first;
-            n = left >= 8 ? 8 : left >= 4 ? 4 : left;
-            const float *xs[ROW_GROUP];
-            float *ys[ROW_GROUP];
-            for (int r = 0; r < n; r++) {
-                int64_t row = task->first_row + first + r;
-                xs[r] = ctx->x + row * ctx->ldx;
-                ys[r] = ctx->y + row * ctx->ldy + task->y_offset;
-            }
-            if (ctx->use512 && task->in_features % 16 == 0 && task->out_features % 16 == 0) group16(task, n, xs, ys, u, &pf);
-            else group8(task, n, xs, ys, u, &pf);
-        }
-    }
 }
 
 /// Decided once per process from the CPU alone (not the panel kernel's switch, which tests
@@ -336,10 +314,65 @@ static int cpu_has_avx512(void) {
     return value;
 }
 
+void sb_lowrank_run_task(const sb_lowrank_task *tasks, int t, int limit, const float *x, int ldx,
+                         float *out, int ldo, int to_delta) {
+    const sb_lowrank_task *task = &tasks[t];
+    const int use512 = cpu_has_avx512() && task->in_features % 16 == 0 && task->out_features % 16 == 0;
+    // The next task's factors are fetched while this one runs, unless it reads the same ones
+    // (more rows of the segment), which are in cache already.
+    const sb_lowrank_task *next = t + 1 < limit && tasks[t + 1].a != task->a ? &tasks[t + 1] : NULL;
+    prefetch_stream pf = prefetch_for(next);
+    float u[ROW_GROUP][SB_LOWRANK_MAX_RANK];
+    for (int first = 0, n; first < task->rows; first += n) {
+        const int left = task->rows - first;
+        n = left >= 8 ? 8 : left >= 4 ? 4 : left;
+        const float *xs[ROW_GROUP];
+        float *ys[ROW_GROUP];
+        for (int r = 0; r < n; r++) {
+            int64_t row = task->first_row + first + r;
+            xs[r] = x + row * ldx;
+            ys[r] = out + row * ldo + task->y_offset;
+        }
+        if (use512) group16(task, n, xs, ys, to_delta, u, &pf);
+        else group8(task, n, xs, ys, to_delta, u, &pf);
+    }
+}
+
+void sb_lowrank_combine(const sb_lowrank_task *tasks, int begin, int end, const float *delta, float *y, int ldy) {
+    for (int t = begin; t < end; t++) {
+        const sb_lowrank_task *task = &tasks[t];
+        const int out = task->out_features;
+        for (int r = 0; r < task->rows; r++) {
+            const int64_t row = task->first_row + r;
+            float *yr = y + row * ldy + task->y_offset;
+            const float *dr = delta + row * ldy + task->y_offset;
+            // Same split as the expand: vectors up to the last multiple of 8, then scalars.
+            int j = 0;
+            for (; j + 8 <= out; j += 8)
+                _mm256_storeu_ps(yr + j, _mm256_fmadd_ps(gain8(task->gain, task->gain_weight, j), _mm256_loadu_ps(yr + j),
+                                                         _mm256_loadu_ps(dr + j)));
+            for (; j < out; j++) yr[j] = fmaf(gain1(task->gain, task->gain_weight, j), yr[j], dr[j]);
+        }
+    }
+}
+
+typedef struct {
+    const sb_lowrank_task *tasks;
+    const float *x;
+    int ldx;
+    float *y;
+    int ldy;
+} lowrank_ctx;
+
+static void lowrank_range(void *p, int begin, int end) {
+    const lowrank_ctx *ctx = p;
+    for (int t = begin; t < end; t++) sb_lowrank_run_task(ctx->tasks, t, end, ctx->x, ctx->ldx, ctx->y, ctx->ldy, 0);
+}
+
 void sb_lowrank_apply(const sb_lowrank_task *tasks, int count, const float *x, int ldx,
                       float *y, int ldy) {
     if (count <= 0) return;
-    lowrank_ctx ctx = { tasks, x, ldx, y, ldy, cpu_has_avx512() };
+    lowrank_ctx ctx = { tasks, x, ldx, y, ldy };
     sb_parallel_for(count, 1, lowrank_range, &ctx);
 }
 

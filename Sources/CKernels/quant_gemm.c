@@ -1,6 +1,7 @@
 // Quantized small-batch GEMM kernels (they run on the pool in thread_pool.c).
 #include "ckernels_quant.h"
 #include "ckernels_lowrank.h"
+#include "lowrank_internal.h"
 #include <immintrin.h>
 #include <stdlib.h>
 #include <stdatomic.h>
@@ -138,70 +139,7 @@ typedef struct {
     const float *x; int ldx; int rows;
     const uint8_t *w; int inFeatures; int outFeatures;
     float *y; int ldy; int accumulate;
-    // Low-rank tasks that run right after this product: their factors are fetched while the
-    // panels compute (see factor_cursor).
-    const sb_lowrank_task *prefetch; int prefetchCount; long prefetchBytes;
 } panel_ctx;
-
-// ---------------------------------------------------------------------------------------
-// Fetching the next low-rank tasks' factors during the panel product. The panel kernel is bound
-// by arithmetic and leaves the memory bus idle; the LoRA kernel that follows is bound by reading
-// factors. Each thread walks its share of the factor bytes (in proportion to its share of the
-// weight rows, which roughly matches its share of the tasks) and prefetches at most two lines
-// per inner-loop step, so only a few misses are in flight at a time (bursts get dropped).
-// AVX-512 panels only (the AVX2 loop is left as it was). The cap bounds what fetching costs the
-// panels; a projection with more factor bytes than the cap lets through leaves the rest to the
-// LoRA kernel.
-
-static long element_bytes(const sb_lowrank_task *t) { return t->storage == SB_FACTOR_F32 ? 4 : 2; }
-static long factor_bytes(const sb_lowrank_task *t) {
-    return element_bytes(t) * t->rank * ((long)t->in_features + t->out_features);
-}
-
-typedef struct {
-    const sb_lowrank_task *tasks; int count;
-    int task;            // current task
-    int inB;             // 0: inside A, 1: inside Bᵀ
-    const char *next, *end;
-    long budget;         // lines this panel may still fetch
-} factor_cursor;
-
-// Points the cursor at byte `offset` of the tasks' concatenated (A, Bᵀ) regions.
-static void cursor_seek(factor_cursor *c, const panel_ctx *p, long offset) {
-    c->tasks = p->prefetch; c->count = p->prefetchCount; c->budget = 0; c->next = c->end = NULL;
-    for (c->task = 0; c->task < c->count; c->task++) {
-        const sb_lowrank_task *t = &c->tasks[c->task];
-        long bytes = factor_bytes(t);
-        if (offset < bytes) {
-            long aBytes = element_bytes(t) * t->rank * t->in_features;
-            c->inB = offset >= aBytes;
-            const char *base = c->inB ? (const char *)t->bt : (const char *)t->a;
-            long size = c->inB ? bytes - aBytes : aBytes;
-            c->next = base + (offset - (c->inB ? aBytes : 0));
-            c->end = base + size;
-            return;
-        }
-        offset -= bytes;
-    }
-}
-
-// Prefetches one line, moving on to the next region when this one is done.
-static inline __attribute__((always_inline)) void cursor_step(factor_cursor *c) {
-    if (c->budget <= 0) return;
-    while (c->next >= c->end) {
-        if (!c->inB && c->task < c->count) {
-            const sb_lowrank_task *t = &c->tasks[c->task];
-            c->inB = 1; c->next = t->bt; c->end = c->next + element_bytes(t) * t->rank * t->out_features;
-            continue;
-        }
-        if (++c->task >= c->count) { c->budget = 0; return; }
-        const sb_lowrank_task *t = &c->tasks[c->task];
-        c->inB = 0; c->next = t->a; c->end = c->next + element_bytes(t) * t->rank * t->in_features;
-    }
-    _mm_prefetch(c->next, _MM_HINT_T0);
-    c->next += 64;
-    c->budget--;
-}
 
 // One weight row of `blocks` blocks into `out` (f32, same values as the plain dequantizer).
 static inline void dequantize_row(int type, const uint8_t *row, int blocks, float *out) {
@@ -237,11 +175,8 @@ static inline void store_out(float *y, float v, int accumulate) { *y = accumulat
 // AVX-512 version of the panel product (most x86 servers of this project's kind have it; the
 // choice is made once at run time): four x rows against four weight rows, 16 accumulators
 // of 16 lanes. Handles every row of x; nw weight rows are valid (the rest of the panel is 0).
-// `fetching` is a constant at each of the two call sites below, so the base-only product has
-// no prefetch code in its inner loop.
-__attribute__((target("avx512f"), always_inline))
-static inline void panel_rows_avx512_impl(const panel_ctx *c, const float *panel, int n0, int nw, int mBegin, int mEnd,
-                                          factor_cursor *fetch, const int fetching) {
+__attribute__((target("avx512f")))
+static void panel_rows_avx512(const panel_ctx *c, const float *panel, int n0, int nw, int mBegin, int mEnd) {
     const int K = c->inFeatures;
     const float *w0 = panel, *w1 = panel + K, *w2 = panel + 2 * K, *w3 = panel + 3 * K;
     int m = mBegin;
@@ -250,7 +185,6 @@ static inline void panel_rows_avx512_impl(const panel_ctx *c, const float *panel
         __m512 a[4][4];
         for (int r = 0; r < 4; r++) for (int j = 0; j < 4; j++) a[r][j] = _mm512_setzero_ps();
         for (int k = 0; k < K; k += 16) {
-            if (fetching) { cursor_step(fetch); cursor_step(fetch); }
             __m512 v0 = _mm512_loadu_ps(x0 + k), v1 = _mm512_loadu_ps(x1 + k);
             __m512 v2 = _mm512_loadu_ps(x2 + k), v3 = _mm512_loadu_ps(x3 + k);
             __m512 w = _mm512_load_ps(w0 + k);
@@ -287,17 +221,6 @@ static inline void panel_rows_avx512_impl(const panel_ctx *c, const float *panel
     }
 }
 
-__attribute__((target("avx512f")))
-static void panel_rows_avx512(const panel_ctx *c, const float *panel, int n0, int nw, int mBegin, int mEnd) {
-    panel_rows_avx512_impl(c, panel, n0, nw, mBegin, mEnd, NULL, 0);
-}
-
-__attribute__((target("avx512f")))
-static void panel_rows_avx512_fetching(const panel_ctx *c, const float *panel, int n0, int nw, int mBegin, int mEnd,
-                                       factor_cursor *fetch) {
-    panel_rows_avx512_impl(c, panel, n0, nw, mBegin, mEnd, fetch, 1);
-}
-
 static atomic_int avx512_choice = -1;  // -1: not decided yet
 
 static int has_avx512(void) {
@@ -318,22 +241,15 @@ int sb_set_avx512(int enabled) {
 }
 
 // Weight rows [begin, end) of this thread's slice against x rows [mBegin, mEnd).
-static void panel_block(const panel_ctx *c, float *panel, int begin, int end, int mBegin, int mEnd, int use512,
-                        factor_cursor *fetch) {
+static void panel_block(const panel_ctx *c, float *panel, int begin, int end, int mBegin, int mEnd, int use512) {
     const int K = c->inFeatures, blocks = K / 32;
     const int rowBytes = blocks * (c->type == 3 ? 20 : 34);
     for (int n0 = begin; n0 < end; n0 += 4) {
         int nw = end - n0 < 4 ? end - n0 : 4;
         for (int j = 0; j < nw; j++) dequantize_row(c->type, c->w + (long)(n0 + j) * rowBytes, blocks, panel + j * K);
         for (int j = nw; j < 4; j++) memset(panel + j * K, 0, sizeof(float) * K);
-        // This panel's share of the factor bytes, in lines.
-        if (c->prefetchBytes && mBegin == 0) {
-            long from = c->prefetchBytes * n0 / c->outFeatures, to = c->prefetchBytes * (n0 + nw) / c->outFeatures;
-            fetch->budget += (to - from + 63) / 64;
-        }
         if (use512) {
-            if (fetch->budget > 0) panel_rows_avx512_fetching(c, panel, n0, nw, mBegin, mEnd, fetch);
-            else panel_rows_avx512(c, panel, n0, nw, mBegin, mEnd);
+            panel_rows_avx512(c, panel, n0, nw, mBegin, mEnd);
             continue;
         }
         const float *w0 = panel, *w1 = panel + K, *w2 = panel + 2 * K, *w3 = panel + 3 * K;
@@ -378,11 +294,8 @@ static void panel_block(const panel_ctx *c, float *panel, int begin, int end, in
 
 #define PANEL_ROW_BLOCK 128
 
-static void panel_task(void *arg, int begin, int end) {
-    const panel_ctx *c = arg;
-    const int K = c->inFeatures;
-    const int use512 = has_avx512() && K % 16 == 0;
-    // Per-thread panel of 4 dequantized weight rows, grown on demand.
+// Per-thread panel of 4 dequantized weight rows of K values, grown on demand.
+static float *thread_panel(int K) {
     static __thread float *panel = NULL;
     static __thread int capacity = 0;
     if (capacity < 4 * K) {
@@ -390,20 +303,91 @@ static void panel_task(void *arg, int begin, int end) {
         panel = aligned_alloc(64, sizeof(float) * 4 * (size_t)K);
         capacity = 4 * K;
     }
-    factor_cursor fetch = { 0 };
-    if (c->prefetchBytes) cursor_seek(&fetch, c, c->prefetchBytes * begin / c->outFeatures);
+    return panel;
+}
+
+// Weight rows [begin, end) against every x row.
+static void panel_columns(const panel_ctx *c, int begin, int end) {
+    const int K = c->inFeatures;
+    const int use512 = has_avx512() && K % 16 == 0;
+    float *panel = thread_panel(K);
     // Rows in blocks that stay in L2 while every panel of this slice runs over them.
     for (int mBegin = 0; mBegin < c->rows; mBegin += PANEL_ROW_BLOCK) {
         int mEnd = c->rows - mBegin < PANEL_ROW_BLOCK ? c->rows : mBegin + PANEL_ROW_BLOCK;
-        panel_block(c, panel, begin, end, mBegin, mEnd, use512, &fetch);
+        panel_block(c, panel, begin, end, mBegin, mEnd, use512);
     }
 }
 
+static void panel_task(void *arg, int begin, int end) { panel_columns(arg, begin, end); }
+
 void sb_gemm_quant_panel(int type, const float *x, int ldx, int rows, const void *w, int inFeatures,
-                         int outFeatures, float *y, int ldy, int accumulate,
-                         const sb_lowrank_task *prefetch, int prefetchCount) {
-    long bytes = 0;
-    for (int t = 0; t < prefetchCount; t++) bytes += factor_bytes(&prefetch[t]);
-    panel_ctx c = { type, x, ldx, rows, w, inFeatures, outFeatures, y, ldy, accumulate, prefetch, prefetchCount, bytes };
+                         int outFeatures, float *y, int ldy, int accumulate) {
+    panel_ctx c = { type, x, ldx, rows, w, inFeatures, outFeatures, y, ldy, accumulate };
     sb_parallel_for(outFeatures, 8, panel_task, &c);
+}
+
+// ---------------------------------------------------------------------------------------
+// The base product and its low-rank tasks at once. The panels are bound by arithmetic and
+// leave the memory bus idle; the low-rank tasks are bound by reading their factors, and one
+// core alone reads memory almost as fast as two. So instead of running one after the other
+// on both cores, the two kinds of work share a parallel region: one thread starts on the
+// low-rank tasks while the other starts on the panels, and each, when its own kind runs out,
+// takes from the other's (both are claimed piecewise from shared counters, so the threads
+// finish together). The low-rank tasks write their sums to a separate buffer, since the panels
+// may not have written those outputs yet; after the region, each task's outputs become
+// y = c ⊙ y + delta, the same bits as sb_lowrank_apply after sb_gemm_quant_panel.
+
+// Output columns per claimed piece of the panel product (a multiple of the 4-row panel).
+#define PANEL_CHUNK 32
+
+typedef struct {
+    panel_ctx panel;
+    const sb_lowrank_task *tasks; int taskCount;
+    float *delta;
+    atomic_int nextChunk, nextTask;
+} overlap_ctx;
+
+static void drain_panels(overlap_ctx *o) {
+    const int chunks = (o->panel.outFeatures + PANEL_CHUNK - 1) / PANEL_CHUNK;
+    for (int k; (k = atomic_fetch_add_explicit(&o->nextChunk, 1, memory_order_relaxed)) < chunks;) {
+        int end = (k + 1) * PANEL_CHUNK;
+        panel_columns(&o->panel, k * PANEL_CHUNK, end < o->panel.outFeatures ? end : o->panel.outFeatures);
+    }
+}
+
+static void drain_tasks(overlap_ctx *o) {
+    for (int t; (t = atomic_fetch_add_explicit(&o->nextTask, 1, memory_order_relaxed)) < o->taskCount;)
+        sb_lowrank_run_task(o->tasks, t, o->taskCount, o->panel.x, o->panel.ldx, o->delta, o->panel.ldy, 1);
+}
+
+// Thread `index` of the region: even threads start with the low-rank tasks, odd ones with the panels.
+static void overlap_thread(void *arg, int begin, int end) {
+    overlap_ctx *o = arg;
+    for (int index = begin; index < end; index++) {
+        if (index % 2 == 0) { drain_tasks(o); drain_panels(o); }
+        else { drain_panels(o); drain_tasks(o); }
+    }
+}
+
+typedef struct { const sb_lowrank_task *tasks; const float *delta; float *y; int ldy; } combine_ctx;
+
+static void combine_task(void *arg, int begin, int end) {
+    const combine_ctx *c = arg;
+    sb_lowrank_combine(c->tasks, begin, end, c->delta, c->y, c->ldy);
+}
+
+void sb_gemm_quant_panel_lowrank(int type, const float *x, int ldx, int rows, const void *w, int inFeatures,
+                                 int outFeatures, float *y, int ldy, int accumulate,
+                                 const sb_lowrank_task *tasks, int taskCount, float *delta) {
+    if (taskCount <= 0) {
+        sb_gemm_quant_panel(type, x, ldx, rows, w, inFeatures, outFeatures, y, ldy, accumulate);
+        return;
+    }
+    overlap_ctx o = { { type, x, ldx, rows, w, inFeatures, outFeatures, y, ldy, accumulate }, tasks, taskCount, delta };
+    atomic_init(&o.nextChunk, 0);
+    atomic_init(&o.nextTask, 0);
+    int threads = sb_thread_count();
+    sb_parallel_for(threads > 1 ? threads : 1, 1, overlap_thread, &o);
+    combine_ctx c = { tasks, delta, y, ldy };
+    sb_parallel_for(taskCount, 1, combine_task, &c);
 }

@@ -59,16 +59,14 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// Semantics: `y[m, n] = x[m, :] · W[n, :]` (+ y if accumulate) for m < batchRows, W dequantized
     /// exactly as `Dequantize` does (only the summation order differs). Split across the kernel
     /// thread pool.
-    /// `prefetch`: low-rank tasks that run right after; the panel kernel fetches their factors
-    /// while it computes (no effect on the result).
     public func xwt(batchRows: Int, x: UnsafePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
-                    accumulate: Bool = false, prefetch: UnsafeBufferPointer<LowRank.Task>? = nil) {
+                    accumulate: Bool = false) {
         precondition(batchRows >= 0)
         guard batchRows > 0 else { return }
         let acc: Int32 = accumulate ? 1 : 0
         if batchRows > Self.vectorKernelRows {
             sb_gemm_quant_panel(Int32(type.rawValue), x, Int32(ldx), Int32(batchRows), bytes, Int32(columns), Int32(rows),
-                                y, Int32(ldy), acc, prefetch?.baseAddress, Int32(prefetch?.count ?? 0))
+                                y, Int32(ldy), acc)
             return
         }
         switch type {
@@ -79,5 +77,21 @@ public final class QuantizedMatrix: @unchecked Sendable {
         default:
             preconditionFailure("unsupported quantized type \(type)")
         }
+    }
+
+    /// `xwt`, then `LowRank.apply(lowRank)` on its output (the tasks read the same x), to the same
+    /// bits. With the panel kernel the two run together: the low-rank tasks, bound by reading
+    /// their factors, alongside the panels, bound by arithmetic. `delta`: scratch laid out like y
+    /// (`batchRows` rows of `ldy` floats).
+    public func xwt(batchRows: Int, x: UnsafePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
+                    accumulate: Bool = false, lowRank: UnsafeBufferPointer<LowRank.Task>,
+                    delta: UnsafeMutablePointer<Float>) {
+        guard let tasks = lowRank.baseAddress, !lowRank.isEmpty, batchRows > Self.vectorKernelRows else {
+            xwt(batchRows: batchRows, x: x, ldx: ldx, y: y, ldy: ldy, accumulate: accumulate)
+            LowRank.apply(lowRank, x: x, ldx: ldx, y: y, ldy: ldy)
+            return
+        }
+        sb_gemm_quant_panel_lowrank(Int32(type.rawValue), x, Int32(ldx), Int32(batchRows), bytes, Int32(columns),
+                                    Int32(rows), y, Int32(ldy), accumulate ? 1 : 0, tasks, Int32(lowRank.count), delta)
     }
 }

@@ -3,8 +3,10 @@ import Kernels
 
 /// Applies the step's adapter segments to the base projections' outputs (or inputs), unmerged.
 ///
-/// For one projection over N rows, the forward pass first computes the shared base product
-/// Y = X·Wᵀ in one call; then, per segment s of rows that run with an adapter changing this module:
+/// For one projection over N rows, the forward pass computes the shared base product Y = X·Wᵀ
+/// in one call, together with every segment's LoRA/DoRA tasks (planned here, run alongside the
+/// base product by `Projection.apply`); then the IA³ scales. Per segment s of rows that run with
+/// an adapter changing this module:
 /// ```
 ///   LoRA : Y[s] += λ·scale · (X[s]·Aᵀ)·Bᵀ                     (shrink + expand, one kernel call for all segments)
 ///   DoRA : Y[s] = (1 + λ(g − 1)) ⊙ Y[s] + λ·scale · (X[s]·Aᵀ)·(g ⊙ B)ᵀ
@@ -14,8 +16,8 @@ import Kernels
 /// gate|up) share one input, so an IA³ input scale on them is added as a correction
 /// Y[s] += (X[s] ⊙ (l − 1))·Wᵀ on that module's columns instead. Engine-thread only.
 final class AdapterApplication {
-    /// The planned LoRA/DoRA tasks of one projection (stable storage: the base product reads
-    /// them to prefetch their factors, then `applyToOutput` runs them).
+    /// The planned LoRA/DoRA tasks of one projection (stable storage, handed to the base product,
+    /// which runs them).
     private var tasks = UnsafeMutablePointer<LowRank.Task>.allocate(capacity: 64)
     private var taskCapacity = 64
     private var taskCount = 0
@@ -23,8 +25,8 @@ final class AdapterApplication {
 
     deinit { tasks.deallocate() }
 
-    /// Collects the LoRA/DoRA tasks of `segments` on a (possibly stacked) projection, before its
-    /// base product: that product fetches their factors while it computes. Valid until the next plan.
+    /// Collects the LoRA/DoRA tasks of `segments` on a (possibly stacked) projection, for its base
+    /// product to run alongside its own work. Valid until the next plan.
     /// `modules` lists each module stacked in the projection: its first column in the output.
     func planLowRank(layer: Int, modules: [StackedModule], segments: [SegmentDeltas]) -> UnsafeBufferPointer<LowRank.Task> {
         taskCount = 0
@@ -37,12 +39,12 @@ final class AdapterApplication {
         return UnsafeBufferPointer(start: tasks, count: taskCount)
     }
 
-    /// Module deltas for `segments` on the output `y` of a projection whose base product is in
-    /// `y`: IA³ scales and corrections, then the `lowRank` tasks planned for it.
+    /// IA³ deltas for `segments` on the output `y` of a projection (its base product and LoRA
+    /// tasks done): output scales, and corrections for input scales on stacked projections.
     /// `sharedInput` is false for o and down, whose IA³ input scales `scaleInputs` already applied.
-    func applyToOutput(layer: Int, modules: [StackedModule], segments: [SegmentDeltas], sharedInput: Bool,
-                       lowRank: UnsafeBufferPointer<LowRank.Task>,
-                       base: Projection, x: UnsafePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>, ldy: Int) {
+    /// (A segment has one adapter, so these rows are never a LoRA task's rows: order is free.)
+    func applyIA3ToOutput(layer: Int, modules: [StackedModule], segments: [SegmentDeltas], sharedInput: Bool,
+                          base: Projection, x: UnsafePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>, ldy: Int) {
         for segment in segments where segment.hasModuleDeltas {
             for stacked in modules {
                 let entry = segment.entry(layer: layer, module: stacked.module)
@@ -60,7 +62,6 @@ final class AdapterApplication {
                 }
             }
         }
-        LowRank.apply(lowRank, x: x, ldx: ldx, y: y, ldy: ldy)
     }
 
     /// Scales the inputs of an unshared projection (o, down) in place, for segments whose

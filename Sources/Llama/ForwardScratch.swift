@@ -14,6 +14,7 @@ public final class ForwardScratch {
     var gateUp = FloatBuffer(count: 0)   // [rows, 2·intermediate]
     var hidden = FloatBuffer(count: 0)   // [rows, intermediate]
     var projected = FloatBuffer(count: 0) // [rows, hidden] o/down output when an adapter rescales it
+    var lowRankDelta = FloatBuffer(count: 0) // [rows, widest projection output] LoRA sums before they join y
     var logitInput = FloatBuffer(count: 0) // [logitRows, hidden]
     var logits = FloatBuffer(count: 0)   // [logitRows, vocab]
     var positions: [Int32] = []
@@ -85,6 +86,7 @@ public final class ForwardScratch {
             gateUp = FloatBuffer(count: rows * 2 * c.intermediateSize)
             hidden = FloatBuffer(count: rows * c.intermediateSize)
             projected = FloatBuffer(count: rows * c.hiddenSize)
+            lowRankDelta = FloatBuffer(count: rows * max(c.queryDim + 2 * c.kvDim, 2 * c.intermediateSize, c.hiddenSize))
         }
         if neededLogits > logitRows {
             logitRows = max(neededLogits, logitRows * 2)

@@ -124,12 +124,14 @@ public final class LlamaModel: @unchecked Sendable {
             // Attention block: x += o(attention(rope(q), rope(k), v)) with q, k, v from norm(x).
             Ops.rmsNorm(x: s.x.pointer, ldx: hidden, weight: w.attentionNorm.pointer, out: s.xb.pointer, ldo: hidden,
                         rows: rowCount, dim: hidden, eps: c.rmsNormEpsilon)
-            let qkvLowRank = adapted ? s.adapters.planLowRank(layer: l, modules: qkvModules, segments: segments) : nil
-            w.qkv.apply(rows: rowCount, x: s.xb.pointer, ldx: hidden, y: s.qkv.pointer, ldy: qkvWidth, prefetch: qkvLowRank)
-            if let qkvLowRank {
-                s.adapters.applyToOutput(layer: l, modules: qkvModules, segments: segments, sharedInput: true,
-                                         lowRank: qkvLowRank, base: w.qkv, x: s.xb.pointer, ldx: hidden,
-                                         y: s.qkv.pointer, ldy: qkvWidth)
+            if adapted {
+                let lowRank = s.adapters.planLowRank(layer: l, modules: qkvModules, segments: segments)
+                w.qkv.apply(rows: rowCount, x: s.xb.pointer, ldx: hidden, y: s.qkv.pointer, ldy: qkvWidth,
+                            lowRank: lowRank, delta: s.lowRankDelta.pointer)
+                s.adapters.applyIA3ToOutput(layer: l, modules: qkvModules, segments: segments, sharedInput: true,
+                                            base: w.qkv, x: s.xb.pointer, ldx: hidden, y: s.qkv.pointer, ldy: qkvWidth)
+            } else {
+                w.qkv.apply(rows: rowCount, x: s.xb.pointer, ldx: hidden, y: s.qkv.pointer, ldy: qkvWidth)
             }
             s.positions.withUnsafeBufferPointer { positions in
                 Ops.ropeRotateHalf(x: s.qkv.pointer, ld: qkvWidth, rows: rowCount, heads: c.headCount,
@@ -157,13 +159,14 @@ public final class LlamaModel: @unchecked Sendable {
             // Feed-forward block: x += down(silu(gate(norm(x))) ⊙ up(norm(x))).
             Ops.rmsNorm(x: s.x.pointer, ldx: hidden, weight: w.feedForwardNorm.pointer, out: s.xb.pointer, ldo: hidden,
                         rows: rowCount, dim: hidden, eps: c.rmsNormEpsilon)
-            let gateUpLowRank = adapted ? s.adapters.planLowRank(layer: l, modules: gateUpModules, segments: segments) : nil
-            w.gateUp.apply(rows: rowCount, x: s.xb.pointer, ldx: hidden, y: s.gateUp.pointer, ldy: 2 * inter,
-                           prefetch: gateUpLowRank)
-            if let gateUpLowRank {
-                s.adapters.applyToOutput(layer: l, modules: gateUpModules, segments: segments, sharedInput: true,
-                                         lowRank: gateUpLowRank, base: w.gateUp, x: s.xb.pointer, ldx: hidden,
-                                         y: s.gateUp.pointer, ldy: 2 * inter)
+            if adapted {
+                let lowRank = s.adapters.planLowRank(layer: l, modules: gateUpModules, segments: segments)
+                w.gateUp.apply(rows: rowCount, x: s.xb.pointer, ldx: hidden, y: s.gateUp.pointer, ldy: 2 * inter,
+                               lowRank: lowRank, delta: s.lowRankDelta.pointer)
+                s.adapters.applyIA3ToOutput(layer: l, modules: gateUpModules, segments: segments, sharedInput: true,
+                                            base: w.gateUp, x: s.xb.pointer, ldx: hidden, y: s.gateUp.pointer, ldy: 2 * inter)
+            } else {
+                w.gateUp.apply(rows: rowCount, x: s.xb.pointer, ldx: hidden, y: s.gateUp.pointer, ldy: 2 * inter)
             }
             Ops.siluMul(gate: s.gateUp.pointer, up: s.gateUp.pointer + inter, ldIn: 2 * inter,
                         out: s.hidden.pointer, ldOut: inter, rows: rowCount, dim: inter)
@@ -210,16 +213,16 @@ public final class LlamaModel: @unchecked Sendable {
         let modules = [StackedModule(module: module, offset: 0, width: hidden)]
         let lowRank = s.adapters.planLowRank(layer: layer, modules: modules, segments: segments)
         if s.adapters.rescalesOutput(layer: layer, module: module, segments: segments) {
-            projection.apply(rows: rows, x: input, ldx: ldInput, y: s.projected.pointer, ldy: hidden, prefetch: lowRank)
-            s.adapters.applyToOutput(layer: layer, modules: modules, segments: segments, sharedInput: false,
-                                     lowRank: lowRank, base: projection, x: input, ldx: ldInput,
-                                     y: s.projected.pointer, ldy: hidden)
+            projection.apply(rows: rows, x: input, ldx: ldInput, y: s.projected.pointer, ldy: hidden,
+                             lowRank: lowRank, delta: s.lowRankDelta.pointer)
+            s.adapters.applyIA3ToOutput(layer: layer, modules: modules, segments: segments, sharedInput: false,
+                                        base: projection, x: input, ldx: ldInput, y: s.projected.pointer, ldy: hidden)
             Ops.addInPlace(residual, s.projected.pointer, count: rows * hidden)
         } else {
             projection.apply(rows: rows, x: input, ldx: ldInput, y: residual, ldy: hidden, accumulate: true,
-                             prefetch: lowRank)
-            s.adapters.applyToOutput(layer: layer, modules: modules, segments: segments, sharedInput: false,
-                                     lowRank: lowRank, base: projection, x: input, ldx: ldInput, y: residual, ldy: hidden)
+                             lowRank: lowRank, delta: s.lowRankDelta.pointer)
+            s.adapters.applyIA3ToOutput(layer: layer, modules: modules, segments: segments, sharedInput: false,
+                                        base: projection, x: input, ldx: ldInput, y: residual, ldy: hidden)
         }
     }
 

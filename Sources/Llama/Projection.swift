@@ -27,16 +27,29 @@ public struct Projection: Sendable {
         self.inFeatures = inFeatures
     }
 
-    /// Semantics: `y[r, :] = x[r, :] · Wᵀ` (+ y when accumulate) for r < rows. `prefetch`: the
-    /// low-rank tasks that follow, whose factors the quantized path may fetch meanwhile.
+    /// Semantics: `y[r, :] = x[r, :] · Wᵀ` (+ y when accumulate) for r < rows.
     @inline(__always)
     public func apply(rows: Int, x: UnsafePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
-                      accumulate: Bool = false, prefetch: UnsafeBufferPointer<LowRank.Task>? = nil) {
+                      accumulate: Bool = false) {
         if let q = quantized, rows <= Self.quantizedRowLimit {
-            q.xwt(batchRows: rows, x: x, ldx: ldx, y: y, ldy: ldy, accumulate: accumulate, prefetch: prefetch)
+            q.xwt(batchRows: rows, x: x, ldx: ldx, y: y, ldy: ldy, accumulate: accumulate)
         } else {
             Gemm.xwt(rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, x: x, ldx: ldx,
                      w: dense.pointer, ldw: inFeatures, y: y, ldy: ldy, accumulate: accumulate)
+        }
+    }
+
+    /// `apply`, then the LoRA/DoRA tasks (`LowRank.apply`) on its output, which read the same x.
+    /// The quantized panel product runs them alongside its own work (same bits as in sequence);
+    /// `delta` is scratch for that, laid out like y.
+    public func apply(rows: Int, x: UnsafePointer<Float>, ldx: Int, y: UnsafeMutablePointer<Float>, ldy: Int,
+                      accumulate: Bool = false, lowRank: UnsafeBufferPointer<LowRank.Task>,
+                      delta: UnsafeMutablePointer<Float>) {
+        if let q = quantized, rows <= Self.quantizedRowLimit {
+            q.xwt(batchRows: rows, x: x, ldx: ldx, y: y, ldy: ldy, accumulate: accumulate, lowRank: lowRank, delta: delta)
+        } else {
+            apply(rows: rows, x: x, ldx: ldx, y: y, ldy: ldy, accumulate: accumulate)
+            LowRank.apply(lowRank, x: x, ldx: ldx, y: y, ldy: ldy)
         }
     }
 

@@ -74,7 +74,7 @@ struct StoredPrecisionTests {
     func bfloat16Rounding() {
         let values: [Float] = [1, 1 + 0x1p-8, 1 + 3 * 0x1p-8, 1 + 0x1p-8 + 0x1p-20, -2.5e-3, 3.0e38, .infinity]
         let expected: [Float] = [1, 1, 1 + 0x1p-6, 1 + 0x1p-7, -0.00250244140625, 3.00405527047391e38, .infinity]
-        let factor = LowRankFactor(FloatBuffer(values), precision: .bf16)
+        let factor = LowRankFactor(FloatBuffer(values), rows: 1, columns: values.count, layout: .a, precision: .bf16)
         #expect((0..<values.count).map { factor[$0] } == expected)
         var writer = SafetensorsWriter()
         writer.add("t", shape: [values.count], values: values, dtype: .bf16)

@@ -26,8 +26,9 @@ import Testing
     func factorsInAnArenaKeepTheirValues(precision: FactorPrecision) {
         let values = (0..<1000).map { Float($0 % 256 - 128) * 0.25 }  // exact in every precision
         let arena = FactorArena(capacity: FactorArena.bytesNeeded([values.count * precision.elementSize, 3 * precision.elementSize]))
-        let factor = LowRankFactor(FloatBuffer(values), precision: precision, arena: arena)
-        let other = LowRankFactor(FloatBuffer([1, 2, 3]), precision: precision, arena: arena)
+        let factor = LowRankFactor(FloatBuffer(values), rows: 10, columns: 100, layout: .a, precision: precision, arena: arena)
+        let other = LowRankFactor(FloatBuffer([1, 2, 3]), rows: 1, columns: 3, layout: .bTransposed, precision: precision,
+                                  arena: arena)
         #expect((0..<values.count).map { factor[$0] } == values)
         #expect([other[0], other[1], other[2]] == [1, 2, 3])
         #expect(other.pointer - factor.pointer >= factor.byteCount)

@@ -30,7 +30,8 @@ func randomQ4_1Matrix(rows: Int, columns: Int, seed: UInt64) -> QuantizedMatrix 
     }
 }
 
-@Suite("Quantized small-batch products equal the f32 product of the dequantized weights")
+// Serialized: two tests switch the panel kernel between AVX2 and AVX-512 for the whole process.
+@Suite("Quantized small-batch products equal the f32 product of the dequantized weights", .serialized)
 struct QuantizedMatrixTests {
     @Test("Q4_1 and Q8_0, one-pass and panel kernels, with strides and accumulation",
           arguments: [GGMLType.q4_1, .q8_0], [1, 2, 3, 4, 5, 8, 13, 33])
@@ -78,30 +79,58 @@ struct QuantizedMatrixTests {
         #expect(maxAbsDifference(avx2, avx512) < 1e-5, "AVX-512 in use: \(wide)")
     }
 
-    @Test("prefetching the next low-rank tasks' factors during the panel product leaves it unchanged")
-    func prefetchDoesNotChangeTheProduct() {
-        let outFeatures = 96, inFeatures = 128, batchRows = 32
+    @Test("the product with its low-rank tasks run alongside equals the product, then the tasks, to the bit",
+          arguments: [(32, false, true), (9, true, true), (2, false, true), (32, true, false)])
+    func lowRankAlongsideEqualsInSequence(batchRows: Int, accumulate: Bool, avx512: Bool) {
+        _ = QuantizedMatrix.allowAVX512(avx512)
+        defer { _ = QuantizedMatrix.allowAVX512(true) }
+        // Two stacked modules (64 and 40 outputs: the AVX-512 and the AVX2 kernel), every storage kind, a DoRA gain.
+        let inFeatures = 96, widths = [64, 40], outFeatures = 104
         let matrix = randomQ4_1Matrix(rows: outFeatures, columns: inFeatures, seed: 8)
         let x = FloatBuffer(randomFloats(batchRows * inFeatures, seed: 9))
-        // Factors of several tasks, f16 and f32, of uneven sizes.
+        let gain = FloatBuffer(randomFloats(widths[0], seed: 10, scale: 0.3).map { 1 + $0 })
+        let precisions: [FactorPrecision] = [.f32, .f16, .bf16]
         let factors = (0..<6).map { i in
-            (a: LowRankFactor(FloatBuffer(randomFloats((4 + i) * inFeatures, seed: UInt64(30 + i))), precision: i % 3 == 2 ? .f32 : .f16),
-             bt: LowRankFactor(FloatBuffer(randomFloats((4 + i) * outFeatures, seed: UInt64(40 + i))), precision: i % 3 == 2 ? .f32 : .f16),
-             rank: 4 + i)
+            storedFactors(a: randomFloats((4 + i) * inFeatures, seed: UInt64(30 + i)),
+                          bt: randomFloats((4 + i) * widths[i % 2], seed: UInt64(40 + i)),
+                          rank: 4 + i, inFeatures: inFeatures, outFeatures: widths[i % 2], precision: precisions[i % 3])
         }
-        let tasks = factors.enumerated().map { i, f in
-            LowRank.task(firstRow: i, rows: 1, rank: f.rank, inFeatures: inFeatures, outFeatures: outFeatures, yOffset: 0,
-                         a: f.a.pointer, bTransposed: f.bt.pointer, precision: f.a.precision, scale: 1, gain: nil, gainWeight: 0)
-        }
-        func product(prefetch: Bool) -> [Float] {
-            let y = FloatBuffer(count: batchRows * outFeatures)
-            tasks.withUnsafeBufferPointer { tasks in
-                matrix.xwt(batchRows: batchRows, x: x.pointer, ldx: inFeatures, y: y.pointer, ldy: outFeatures,
-                           prefetch: prefetch ? tasks : nil)
+        // Rows in segments of 1, 2 and the rest; each segment adapts both modules.
+        let segments = [0..<min(1, batchRows), min(1, batchRows)..<min(3, batchRows), min(3, batchRows)..<batchRows]
+        var tasks: [LowRank.Task] = []
+        for (s, rows) in segments.enumerated() where !rows.isEmpty {
+            for module in 0..<2 {
+                let f = factors[2 * s + module]
+                tasks.append(LowRank.task(firstRow: rows.lowerBound, rows: rows.count, rank: 4 + 2 * s + module,
+                                          inFeatures: inFeatures, outFeatures: widths[module], yOffset: module * widths[0],
+                                          a: f.a.pointer, bTransposed: f.bt.pointer, precision: f.a.precision,
+                                          scale: 0.5 + Float(s), gain: s == 1 && module == 0 ? UnsafePointer(gain.pointer) : nil,
+                                          gainWeight: 0.75))
             }
+        }
+        let initial = randomFloats(batchRows * outFeatures, seed: 11)
+        func product(alongside: Bool) -> [Float] {
+            let y = FloatBuffer(initial)
+            let delta = FloatBuffer(count: batchRows * outFeatures)
+            // The tasks point into the factors: keep them alive until the products are done.
+            withExtendedLifetime(factors) { tasks.withUnsafeBufferPointer { tasks in
+                if alongside {
+                    matrix.xwt(batchRows: batchRows, x: x.pointer, ldx: inFeatures, y: y.pointer, ldy: outFeatures,
+                               accumulate: accumulate, lowRank: tasks, delta: delta.pointer)
+                } else {
+                    matrix.xwt(batchRows: batchRows, x: x.pointer, ldx: inFeatures, y: y.pointer, ldy: outFeatures,
+                               accumulate: accumulate)
+                    LowRank.apply(tasks, x: x.pointer, ldx: inFeatures, y: y.pointer, ldy: outFeatures)
+                }
+            } }
             return y.array
         }
-        #expect(product(prefetch: true) == product(prefetch: false))
+        let inSequence = product(alongside: false)
+        #expect(product(alongside: true) == inSequence)
+        // And the tasks did something: the base product alone differs.
+        let baseOnly = FloatBuffer(initial)
+        matrix.xwt(batchRows: batchRows, x: x.pointer, ldx: inFeatures, y: baseOnly.pointer, ldy: outFeatures, accumulate: accumulate)
+        #expect(baseOnly.array != inSequence)
     }
 
     @Test("row order and stacking: parts are concatenated, rows taken in the order given")

@@ -41,11 +41,16 @@ int sb_thread_count(void);
 /// dequantized once into a small f32 panel in L1 and multiplied against every x row, so the
 /// weights cross the memory bus once per call at their quantized size. For a handful to
 /// about a hundred rows (batched decoding). Runs on the thread pool.
-/// `prefetch` (may be NULL): the low-rank tasks that will run right after this product; their
-/// factors are prefetched while the panels compute. It does not change the result.
 void sb_gemm_quant_panel(int type, const float *x, int ldx, int rows, const void *w, int inFeatures,
-                         int outFeatures, float *y, int ldy, int accumulate,
-                         const sb_lowrank_task *prefetch, int prefetchCount);
+                         int outFeatures, float *y, int ldy, int accumulate);
+
+/// sb_gemm_quant_panel, then sb_lowrank_apply(tasks) on its output, computed together: the
+/// tasks (bound by reading their factors) run alongside the panels (bound by arithmetic), and
+/// the result is bit for bit that of the two calls in sequence. `delta`: scratch laid out like
+/// y (ldy floats a row, `rows` rows); only the tasks' rows and columns are written.
+void sb_gemm_quant_panel_lowrank(int type, const float *x, int ldx, int rows, const void *w, int inFeatures,
+                                 int outFeatures, float *y, int ldy, int accumulate,
+                                 const sb_lowrank_task *tasks, int taskCount, float *delta);
 
 /// Lets the panel kernel use AVX-512 when the CPU has it (the default) or forces AVX2 (tests
 /// compare both). Returns whether AVX-512 is now in use.
