@@ -334,46 +334,51 @@ void sb_gemm_quant_panel(int type, const float *x, int ldx, int rows, const void
 // low-rank tasks while the other starts on the panels, and each, when its own kind runs out,
 // takes from the other's (both are claimed piecewise from shared counters, so the threads
 // finish together). The low-rank tasks write their sums to a separate buffer, since the panels
-// may not have written those outputs yet; after the region, each task's outputs become
-// y = c ⊙ y + delta, the same bits as sb_lowrank_apply after sb_gemm_quant_panel.
+// may not have written those outputs yet; once every piece is done, the threads turn each
+// task's outputs into y = c ⊙ y + delta, the same bits as sb_lowrank_apply after
+// sb_gemm_quant_panel.
 
-// Output columns per claimed piece of the panel product (a multiple of the 4-row panel).
+// Output columns per claimed piece of the panel product (a multiple of the 4-row panel; small,
+// so that the threads finish close together).
 #define PANEL_CHUNK 32
 
 typedef struct {
     panel_ctx panel;
     const sb_lowrank_task *tasks; int taskCount;
     float *delta;
-    atomic_int nextChunk, nextTask;
+    int chunks;
+    atomic_int nextChunk, nextTask, nextCombine;  // the next piece of each kind to claim
+    atomic_int chunksDone, tasksDone;             // pieces finished (their writes released)
 } overlap_ctx;
 
 static void drain_panels(overlap_ctx *o) {
-    const int chunks = (o->panel.outFeatures + PANEL_CHUNK - 1) / PANEL_CHUNK;
-    for (int k; (k = atomic_fetch_add_explicit(&o->nextChunk, 1, memory_order_relaxed)) < chunks;) {
+    for (int k; (k = atomic_fetch_add_explicit(&o->nextChunk, 1, memory_order_relaxed)) < o->chunks;) {
         int end = (k + 1) * PANEL_CHUNK;
         panel_columns(&o->panel, k * PANEL_CHUNK, end < o->panel.outFeatures ? end : o->panel.outFeatures);
+        atomic_fetch_add_explicit(&o->chunksDone, 1, memory_order_release);
     }
 }
 
 static void drain_tasks(overlap_ctx *o) {
-    for (int t; (t = atomic_fetch_add_explicit(&o->nextTask, 1, memory_order_relaxed)) < o->taskCount;)
+    for (int t; (t = atomic_fetch_add_explicit(&o->nextTask, 1, memory_order_relaxed)) < o->taskCount;) {
         sb_lowrank_run_task(o->tasks, t, o->taskCount, o->panel.x, o->panel.ldx, o->delta, o->panel.ldy, 1);
+        atomic_fetch_add_explicit(&o->tasksDone, 1, memory_order_release);
+    }
 }
 
-// Thread `index` of the region: even threads start with the low-rank tasks, odd ones with the panels.
+// Thread `index` of the region: even threads start with the low-rank tasks, odd ones with the
+// panels; then every thread waits for the pieces still running elsewhere and shares the combine.
 static void overlap_thread(void *arg, int begin, int end) {
     overlap_ctx *o = arg;
     for (int index = begin; index < end; index++) {
         if (index % 2 == 0) { drain_tasks(o); drain_panels(o); }
         else { drain_panels(o); drain_tasks(o); }
     }
-}
-
-typedef struct { const sb_lowrank_task *tasks; const float *delta; float *y; int ldy; } combine_ctx;
-
-static void combine_task(void *arg, int begin, int end) {
-    const combine_ctx *c = arg;
-    sb_lowrank_combine(c->tasks, begin, end, c->delta, c->y, c->ldy);
+    while (atomic_load_explicit(&o->chunksDone, memory_order_acquire) < o->chunks ||
+           atomic_load_explicit(&o->tasksDone, memory_order_acquire) < o->taskCount)
+        _mm_pause();
+    for (int t; (t = atomic_fetch_add_explicit(&o->nextCombine, 1, memory_order_relaxed)) < o->taskCount;)
+        sb_lowrank_combine(o->tasks, t, t + 1, o->delta, o->panel.y, o->panel.ldy);
 }
 
 void sb_gemm_quant_panel_lowrank(int type, const float *x, int ldx, int rows, const void *w, int inFeatures,
@@ -383,11 +388,13 @@ void sb_gemm_quant_panel_lowrank(int type, const float *x, int ldx, int rows, co
         sb_gemm_quant_panel(type, x, ldx, rows, w, inFeatures, outFeatures, y, ldy, accumulate);
         return;
     }
-    overlap_ctx o = { { type, x, ldx, rows, w, inFeatures, outFeatures, y, ldy, accumulate }, tasks, taskCount, delta };
+    overlap_ctx o = { { type, x, ldx, rows, w, inFeatures, outFeatures, y, ldy, accumulate }, tasks, taskCount, delta,
+                      (outFeatures + PANEL_CHUNK - 1) / PANEL_CHUNK };
     atomic_init(&o.nextChunk, 0);
     atomic_init(&o.nextTask, 0);
+    atomic_init(&o.nextCombine, 0);
+    atomic_init(&o.chunksDone, 0);
+    atomic_init(&o.tasksDone, 0);
     int threads = sb_thread_count();
     sb_parallel_for(threads > 1 ? threads : 1, 1, overlap_thread, &o);
-    combine_ctx c = { tasks, delta, y, ldy };
-    sb_parallel_for(taskCount, 1, combine_task, &c);
 }
