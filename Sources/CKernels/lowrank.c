@@ -97,6 +97,12 @@ ALWAYS_INLINE void prefetch_advance(prefetch_stream *s, int bytes) {
 /// from other rows; a group of 8 rows gets them from its rows.
 #define CHAINS 8
 
+/// Accumulators the AVX-512 loops keep for a group of 2–8 rows (32 vector registers hold 16
+/// and what they load): more sums per load of x, A or Bᵀ, so a segment with many rows (a
+/// popular adapter, a prompt) runs at nearer the FMA rate. A lone row keeps CHAINS: it is bound
+/// by memory, and 8 ranks or 128 columns at a time is the order its factors are stored in.
+#define CHAINS_WIDE 16
+
 /// u[r][k0 + kk] = x_r · A[k0 + kk] for r < n, kk < kb (n·kb ≤ CHAINS; both constants after
 /// inlining, so the accumulators live in registers). Each (r, k) sum has one accumulator that
 /// takes x in order, 8 lanes at a time, then the lanes' sum and the tail: the same arithmetic
@@ -225,6 +231,8 @@ static void group8(const sb_lowrank_task *task, int n, const float *const *xs, f
 // ---- AVX-512 variant: 16 lanes, the same structure and the same per-output order rules. Used
 // for every task whose in and out features are multiples of 16 when the CPU has AVX-512F (the
 // choice is the same for a whole run, so a row's result still never depends on its neighbours).
+// Groups of 2–8 rows keep CHAINS_WIDE accumulators (n·kb, n·jb ≤ 16): each (row, rank) or
+// (row, column) sum still has its own accumulator and order, so the width changes speed only.
 
 #define AVX512 static inline __attribute__((always_inline, target("avx512f")))
 
@@ -238,7 +246,7 @@ AVX512 __m512 load16(const void *w, int64_t i, int storage) {
 
 AVX512 void shrink_block16(const float *const *xs, int n, int kb, const void *a, int storage, int k0, int rank, int in,
                            float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
-    __m512 acc[CHAINS];
+    __m512 acc[CHAINS_WIDE];
     for (int c = 0; c < n * kb; c++) acc[c] = _mm512_setzero_ps();
     for (int i = 0; i < in; i += 16) {
         prefetch_advance(pf, kb * 16 * ELEMENT_BYTES(storage));
@@ -261,7 +269,7 @@ AVX512 __m512 gain16(const float *gain, float gain_weight, int j) {
 AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int storage, int rank,
                            int out, int j0, const float *gain, float gain_weight, float *const *ys, int to_delta,
                            prefetch_stream *pf) {
-    __m512 acc[CHAINS];
+    __m512 acc[CHAINS_WIDE];
     for (int c = 0; c < n * jb; c++) acc[c] = _mm512_setzero_ps();
     for (int k = 0; k < rank; k++) {
         prefetch_advance(pf, jb * 16 * ELEMENT_BYTES(storage));
@@ -283,13 +291,14 @@ AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const
 
 AVX512 void group16_n(const sb_lowrank_task *task, int n, int storage, const float *const *xs, float *const *ys,
                       int to_delta, float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
-    const int kb = CHAINS / n, in = task->in_features, out = task->out_features, rank = task->rank;
+    const int chains = n == 1 ? CHAINS : CHAINS_WIDE;
+    const int kb = chains / n, in = task->in_features, out = task->out_features, rank = task->rank;
     int k = 0;
     for (; k + kb <= rank; k += kb) shrink_block16(xs, n, kb, task->a, storage, k, rank, in, u, pf);
     for (; k < rank; k++) shrink_block16(xs, n, 1, task->a, storage, k, rank, in, u, pf);
     for (int r = 0; r < n; r++)
         for (int kk = 0; kk < rank; kk++) u[r][kk] *= task->scale;
-    const int jb = CHAINS / n;
+    const int jb = chains / n;
     int j = 0;
     for (; j + 16 * jb <= out; j += 16 * jb) expand_block16(u, n, jb, task->bt, storage, rank, out, j, task->gain, task->gain_weight, ys, to_delta, pf);
     for (; j < out; j += 16) expand_block16(u, n, 1, task->bt, storage, rank, out, j, task->gain, task->gain_weight, ys, to_delta, pf);
