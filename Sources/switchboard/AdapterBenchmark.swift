@@ -17,6 +17,16 @@ struct AdapterBenchmark {
     struct Scenario {
         let label: String
         let uses: [AdapterUse?]
+
+        /// Resident size of the distinct adapters the batch uses. A decode step reads every LoRA
+        /// factor of each once, so for LoRA batches this is the adapter traffic per step; it is
+        /// what the ratio scales with once the adapters outgrow the caches.
+        var distinctAdapterBytes: Int {
+            var seen = Set<ObjectIdentifier>()
+            return uses.compactMap { $0?.adapter }.reduce(0) { total, adapter in
+                seen.insert(ObjectIdentifier(adapter)).inserted ? total + adapter.byteCount : total
+            }
+        }
     }
 
     func run() throws {
@@ -85,8 +95,8 @@ struct AdapterBenchmark {
         let steps = bench.adapterPairSteps
         let cache = PagedKVCache(config: model.config, blockCount: 64 * ((bench.decodeContext + virtual + steps) / 16 + 2))
         let baseRows = { (batch: Int) in [AdapterUse?](repeating: nil, count: batch) }
-        print("\n| adapters | tokens/s | base-only tokens/s | ratio to base-only |")
-        print("|---|---:|---:|---:|")
+        print("\n| adapters | adapter MB | tokens/s | base-only tokens/s | ratio to base-only |")
+        print("|---|---:|---:|---:|---:|")
         for scenario in scenarios where bench.adapterScenario.map(scenario.label.contains) ?? true {
             let batch = scenario.uses.count
             var ratios: [Double] = [], adapterTimes: [Double] = [], baseTimes: [Double] = []
@@ -98,7 +108,8 @@ struct AdapterBenchmark {
                 ratios.append(base / adapted)
             }
             let tokens = Double(batch * steps)
-            print(String(format: "| %@ | %.0f | %.0f | %.3f |", scenario.label, tokens / median(adapterTimes),
+            print(String(format: "| %@ | %.1f | %.0f | %.0f | %.3f |", scenario.label,
+                         Double(scenario.distinctAdapterBytes) / 1e6, tokens / median(adapterTimes),
                          tokens / median(baseTimes), median(ratios)))
         }
     }
