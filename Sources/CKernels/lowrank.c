@@ -8,6 +8,9 @@
 // with many distinct adapters per step the kernel is bound by the bytes of A and Bᵀ it reads,
 // which the 16-bit kinds halve. A task either finishes its outputs in place or leaves its sums
 // for sb_lowrank_combine (when it runs alongside the base product that writes y).
+// There is no software prefetch: each task's factors are a few long streams that the hardware
+// prefetcher follows, and fetching the next task ahead made the tasks 25–35% slower on a Zen 4
+// host, in cache and from memory alike (docs/architecture.md).
 #include "ckernels.h"
 #include "lowrank_internal.h"
 #include <immintrin.h>
@@ -56,41 +59,6 @@ static inline __attribute__((always_inline)) float load1(const void *w, int64_t 
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/// The next task's A and Bᵀ, fetched ahead while the current task runs: one cache line for each
-/// 64 bytes the current task reads. A task's factors are a few short streams (tens of KB), too
-/// short for the hardware prefetcher to ramp up on, so without this every task starts by waiting
-/// on memory; pacing keeps the misses in flight few enough that the CPU does not drop them.
-typedef struct {
-    const char *next, *end;          // the line to fetch next, inside [.., end)
-    const char *then, *thenEnd;      // the region after it (Bᵀ after A), or empty
-    int credit;                      // bytes read by the current task not yet matched by a fetch
-} prefetch_stream;
-
-static prefetch_stream prefetch_for(const sb_lowrank_task *task) {
-    prefetch_stream s = { 0 };
-    if (!task) return s;
-    const long size = ELEMENT_BYTES(task->storage);
-    s.next = task->a;
-    s.end = s.next + (long)task->rank * task->in_features * size;
-    s.then = task->bt;
-    s.thenEnd = s.then + (long)task->rank * task->out_features * size;
-    return s;
-}
-
-/// Records that the current task read `bytes` more, and fetches as many bytes of the next one.
-ALWAYS_INLINE void prefetch_advance(prefetch_stream *s, int bytes) {
-    s->credit += bytes;
-    while (s->credit >= 64) {
-        s->credit -= 64;
-        if (s->next >= s->end) {
-            if (s->then >= s->thenEnd) return;
-            s->next = s->then; s->end = s->thenEnd; s->then = s->thenEnd;
-        }
-        _mm_prefetch(s->next, _MM_HINT_T0);
-        s->next += 64;
-    }
-}
-
 /// Independent FMA chains the loops below keep in flight: one chain would wait on the FMA
 /// latency (4 cycles) every step; eight keep two FMA units busy. A decode row with its own
 /// adapter (n = 1) gets its chains from 8 ranks (shrink) or 8 column blocks (expand) instead of
@@ -108,12 +76,11 @@ ALWAYS_INLINE void prefetch_advance(prefetch_stream *s, int bytes) {
 /// takes x in order, 8 lanes at a time, then the lanes' sum and the tail: the same arithmetic
 /// whatever n and kb are, so a row's result never depends on the rows or ranks beside it.
 ALWAYS_INLINE void shrink_block(const float *const *xs, int n, int kb, const void *a, int storage, int k0, int rank, int in,
-                                float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
+                                float (*u)[SB_LOWRANK_MAX_RANK]) {
     __m256 acc[CHAINS];
     for (int c = 0; c < n * kb; c++) acc[c] = _mm256_setzero_ps();
     int i = 0;
     for (; i + 8 <= in; i += 8) {
-        prefetch_advance(pf, kb * 8 * ELEMENT_BYTES(storage));
         for (int kk = 0; kk < kb; kk++) {
             __m256 w = load8(a, sb_a_index(k0 + kk, i, rank, in), storage);
             for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
@@ -130,11 +97,11 @@ ALWAYS_INLINE void shrink_block(const float *const *xs, int n, int kb, const voi
 
 /// shrink for n ≤ ROW_GROUP rows: ranks in blocks of CHAINS / n.
 ALWAYS_INLINE void shrink_rows_n(const float *const *xs, int n, const void *a, int storage, int rank, int in,
-                                 float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
+                                 float (*u)[SB_LOWRANK_MAX_RANK]) {
     const int kb = CHAINS / n;
     int k = 0;
-    for (; k + kb <= rank; k += kb) shrink_block(xs, n, kb, a, storage, k, rank, in, u, pf);
-    for (; k < rank; k++) shrink_block(xs, n, 1, a, storage, k, rank, in, u, pf);
+    for (; k + kb <= rank; k += kb) shrink_block(xs, n, kb, a, storage, k, rank, in, u);
+    for (; k < rank; k++) shrink_block(xs, n, 1, a, storage, k, rank, in, u);
 }
 
 /// The DoRA factor c_j = 1 + w·(g_j − 1) of columns j … j+7, or 1 without a gain. The in-place
@@ -156,12 +123,10 @@ ALWAYS_INLINE float gain1(const float *gain, float gain_weight, int j) {
 /// order by fused multiply-adds from zero. Then, in place, y = c ⊙ y + d (one fused multiply-add),
 /// or, when `to_delta`, the sum d itself is stored (ys point at delta rows; see the combine).
 ALWAYS_INLINE void expand_block(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int storage, int rank,
-                                int out, int j0, const float *gain, float gain_weight, float *const *ys, int to_delta,
-                                prefetch_stream *pf) {
+                                int out, int j0, const float *gain, float gain_weight, float *const *ys, int to_delta) {
     __m256 acc[CHAINS];
     for (int c = 0; c < n * jb; c++) acc[c] = _mm256_setzero_ps();
     for (int k = 0; k < rank; k++) {
-        prefetch_advance(pf, jb * 8 * ELEMENT_BYTES(storage));
         for (int jj = 0; jj < jb; jj++) {
             __m256 w = load8(bt, sb_bt_index(k, j0 + 8 * jj, rank, out), storage);
             for (int r = 0; r < n; r++)
@@ -180,11 +145,11 @@ ALWAYS_INLINE void expand_block(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, 
 
 /// expand for n ≤ ROW_GROUP rows: columns in blocks of 8·(CHAINS / n), then 8, then one by one.
 ALWAYS_INLINE void expand_rows_n(float (*u)[SB_LOWRANK_MAX_RANK], int n, const void *bt, int storage, int rank, int out,
-                                 const float *gain, float gain_weight, float *const *ys, int to_delta, prefetch_stream *pf) {
+                                 const float *gain, float gain_weight, float *const *ys, int to_delta) {
     const int jb = CHAINS / n;
     int j = 0;
-    for (; j + 8 * jb <= out; j += 8 * jb) expand_block(u, n, jb, bt, storage, rank, out, j, gain, gain_weight, ys, to_delta, pf);
-    for (; j + 8 <= out; j += 8) expand_block(u, n, 1, bt, storage, rank, out, j, gain, gain_weight, ys, to_delta, pf);
+    for (; j + 8 * jb <= out; j += 8 * jb) expand_block(u, n, jb, bt, storage, rank, out, j, gain, gain_weight, ys, to_delta);
+    for (; j + 8 <= out; j += 8) expand_block(u, n, 1, bt, storage, rank, out, j, gain, gain_weight, ys, to_delta);
     for (int r = 0; r < n; r++) {
         for (int t = j; t < out; t++) {
             float sum = 0;
@@ -197,22 +162,22 @@ ALWAYS_INLINE void expand_rows_n(float (*u)[SB_LOWRANK_MAX_RANK], int n, const v
 /// One group of n rows of a task: shrink, scale, expand, with n and the storage type made
 /// constants so that each combination compiles to its own register-resident loops.
 ALWAYS_INLINE void group_n(const sb_lowrank_task *task, int n, int storage, const float *const *xs, float *const *ys,
-                           int to_delta, float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
-    shrink_rows_n(xs, n, task->a, storage, task->rank, task->in_features, u, pf);
+                           int to_delta, float (*u)[SB_LOWRANK_MAX_RANK]) {
+    shrink_rows_n(xs, n, task->a, storage, task->rank, task->in_features, u);
     for (int r = 0; r < n; r++)
         for (int k = 0; k < task->rank; k++) u[r][k] *= task->scale;
-    expand_rows_n(u, n, task->bt, storage, task->rank, task->out_features, task->gain, task->gain_weight, ys, to_delta, pf);
+    expand_rows_n(u, n, task->bt, storage, task->rank, task->out_features, task->gain, task->gain_weight, ys, to_delta);
 }
 
-/// Calls GROUP(task, n, storage, xs, ys, to_delta, u, pf) with the row count n (1–4 or 8) and the storage
+/// Calls GROUP(task, n, storage, xs, ys, to_delta, u) with the row count n (1–4 or 8) and the storage
 /// kind as constants, so that each combination runs its own register-resident loops.
-#define CALL_BY_ROWS(GROUP, STORAGE)                                   \
-    switch (n) {                                                       \
-    case 1: GROUP(task, 1, STORAGE, xs, ys, to_delta, u, pf); break;   \
-    case 2: GROUP(task, 2, STORAGE, xs, ys, to_delta, u, pf); break;   \
-    case 3: GROUP(task, 3, STORAGE, xs, ys, to_delta, u, pf); break;   \
-    case 4: GROUP(task, 4, STORAGE, xs, ys, to_delta, u, pf); break;   \
-    default: GROUP(task, 8, STORAGE, xs, ys, to_delta, u, pf); break;  \
+#define CALL_BY_ROWS(GROUP, STORAGE)                               \
+    switch (n) {                                                   \
+    case 1: GROUP(task, 1, STORAGE, xs, ys, to_delta, u); break;   \
+    case 2: GROUP(task, 2, STORAGE, xs, ys, to_delta, u); break;   \
+    case 3: GROUP(task, 3, STORAGE, xs, ys, to_delta, u); break;   \
+    case 4: GROUP(task, 4, STORAGE, xs, ys, to_delta, u); break;   \
+    default: GROUP(task, 8, STORAGE, xs, ys, to_delta, u); break;  \
     }
 #define CALL_BY_STORAGE_AND_ROWS(GROUP)                           \
     switch (task->storage) {                                      \
@@ -224,15 +189,16 @@ ALWAYS_INLINE void group_n(const sb_lowrank_task *task, int n, int storage, cons
 /// One group of rows on the AVX2 path, dispatched to the loops compiled for its row count and
 /// storage type.
 static void group8(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys, int to_delta,
-                   float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
+                   float (*u)[SB_LOWRANK_MAX_RANK]) {
     CALL_BY_STORAGE_AND_ROWS(group_n);
 }
 
 // ---- AVX-512 variant: 16 lanes, the same structure and the same per-output order rules. Used
 // for every task whose in and out features are multiples of 16 when the CPU has AVX-512F (the
 // choice is the same for a whole run, so a row's result still never depends on its neighbours).
-// Groups of 2–8 rows keep CHAINS_WIDE accumulators (n·kb, n·jb ≤ 16): each (row, rank) or
-// (row, column) sum still has its own accumulator and order, so the width changes speed only.
+// Groups of 2–8 rows keep up to CHAINS_WIDE accumulators (n·kb, n·jb ≤ 16; 12 for three rows):
+// each (row, rank) or (row, column) sum still has its own accumulator and order, so the width
+// changes speed only.
 
 #define AVX512 static inline __attribute__((always_inline, target("avx512f")))
 
@@ -244,14 +210,31 @@ AVX512 __m512 load16(const void *w, int64_t i, int storage) {
     return _mm512_loadu_ps((const float *)w + i);
 }
 
+/// The AVX-512 blocks read their factors through running offsets instead of the general tile
+/// index: a block of kb ranks (a power of two, at a multiple of kb) lies in one band of A's
+/// tiles, and a block of 16·jb columns in one tile of Bᵀ, so each block is one stream front to
+/// back. Computing the general index per load cost more than the arithmetic it fed (in-cache
+/// rate of the kernel 36 → 49 GB/s for f32, 26 → 51 for f16, measured on a 2-core Zen 4).
+
+/// A's element (k0, i = 0) of the block of ranks k0 … k0+kb−1, and how far the block's stream
+/// moves per 16 inputs: (k, i) lies at band·in + i·height + (k − band)·16, the band being the 8
+/// ranks (fewer at the end) that hold k0 (SB_A_TILE_* and sb_tiled_index; in % 16 == 0 here).
+AVX512 int64_t a_block_start(int k0, int rank, int in, int64_t *step) {
+    const int band = k0 / SB_A_TILE_ROWS * SB_A_TILE_ROWS;
+    const int height = rank - band < SB_A_TILE_ROWS ? rank - band : SB_A_TILE_ROWS;
+    *step = (int64_t)height * SB_A_TILE_COLUMNS;
+    return (int64_t)band * in + (int64_t)(k0 - band) * SB_A_TILE_COLUMNS;
+}
+
 AVX512 void shrink_block16(const float *const *xs, int n, int kb, const void *a, int storage, int k0, int rank, int in,
-                           float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
+                           float (*u)[SB_LOWRANK_MAX_RANK]) {
     __m512 acc[CHAINS_WIDE];
     for (int c = 0; c < n * kb; c++) acc[c] = _mm512_setzero_ps();
-    for (int i = 0; i < in; i += 16) {
-        prefetch_advance(pf, kb * 16 * ELEMENT_BYTES(storage));
+    int64_t step;
+    int64_t at = a_block_start(k0, rank, in, &step);
+    for (int i = 0; i < in; i += 16, at += step) {
         for (int kk = 0; kk < kb; kk++) {
-            __m512 w = load16(a, sb_a_index(k0 + kk, i, rank, in), storage);
+            __m512 w = load16(a, at + kk * SB_A_TILE_COLUMNS, storage);
             for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm512_fmadd_ps(_mm512_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
         }
     }
@@ -267,14 +250,17 @@ AVX512 __m512 gain16(const float *gain, float gain_weight, int j) {
 }
 
 AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const void *bt, int storage, int rank,
-                           int out, int j0, const float *gain, float gain_weight, float *const *ys, int to_delta,
-                           prefetch_stream *pf) {
+                           int out, int j0, const float *gain, float gain_weight, float *const *ys, int to_delta) {
     __m512 acc[CHAINS_WIDE];
     for (int c = 0; c < n * jb; c++) acc[c] = _mm512_setzero_ps();
-    for (int k = 0; k < rank; k++) {
-        prefetch_advance(pf, jb * 16 * ELEMENT_BYTES(storage));
+    // Columns j0 … j0+16·jb−1 lie in one tile of Bᵀ (all ranks × 128 columns, fewer at the end):
+    // (k, j) is at column0·rank + k·width + (j − column0).
+    const int column0 = j0 / SB_BT_TILE_COLUMNS * SB_BT_TILE_COLUMNS;
+    const int width = out - column0 < SB_BT_TILE_COLUMNS ? out - column0 : SB_BT_TILE_COLUMNS;
+    int64_t at = (int64_t)column0 * rank + (j0 - column0);
+    for (int k = 0; k < rank; k++, at += width) {
         for (int jj = 0; jj < jb; jj++) {
-            __m512 w = load16(bt, sb_bt_index(k, j0 + 16 * jj, rank, out), storage);
+            __m512 w = load16(bt, at + 16 * jj, storage);
             for (int r = 0; r < n; r++)
                 acc[r * jb + jj] = _mm512_fmadd_ps(_mm512_set1_ps(u[r][k]), w, acc[r * jb + jj]);
         }
@@ -290,24 +276,26 @@ AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const
 }
 
 AVX512 void group16_n(const sb_lowrank_task *task, int n, int storage, const float *const *xs, float *const *ys,
-                      int to_delta, float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
-    const int chains = n == 1 ? CHAINS : CHAINS_WIDE;
-    const int kb = chains / n, in = task->in_features, out = task->out_features, rank = task->rank;
+                      int to_delta, float (*u)[SB_LOWRANK_MAX_RANK]) {
+    // Blocks of a power of two ranks or 16-column vectors (8, 4 or 2, at multiples of their size)
+    // never straddle a band of A or a tile of Bᵀ; three rows take 4, not 5.
+    const int blockSize = n == 1 ? CHAINS : n == 2 ? 8 : n <= 4 ? 4 : 2;
+    const int kb = blockSize, in = task->in_features, out = task->out_features, rank = task->rank;
     int k = 0;
-    for (; k + kb <= rank; k += kb) shrink_block16(xs, n, kb, task->a, storage, k, rank, in, u, pf);
-    for (; k < rank; k++) shrink_block16(xs, n, 1, task->a, storage, k, rank, in, u, pf);
+    for (; k + kb <= rank; k += kb) shrink_block16(xs, n, kb, task->a, storage, k, rank, in, u);
+    for (; k < rank; k++) shrink_block16(xs, n, 1, task->a, storage, k, rank, in, u);
     for (int r = 0; r < n; r++)
         for (int kk = 0; kk < rank; kk++) u[r][kk] *= task->scale;
-    const int jb = chains / n;
+    const int jb = blockSize;
     int j = 0;
-    for (; j + 16 * jb <= out; j += 16 * jb) expand_block16(u, n, jb, task->bt, storage, rank, out, j, task->gain, task->gain_weight, ys, to_delta, pf);
-    for (; j < out; j += 16) expand_block16(u, n, 1, task->bt, storage, rank, out, j, task->gain, task->gain_weight, ys, to_delta, pf);
+    for (; j + 16 * jb <= out; j += 16 * jb) expand_block16(u, n, jb, task->bt, storage, rank, out, j, task->gain, task->gain_weight, ys, to_delta);
+    for (; j < out; j += 16) expand_block16(u, n, 1, task->bt, storage, rank, out, j, task->gain, task->gain_weight, ys, to_delta);
 }
 
 /// group8's AVX-512 twin.
 __attribute__((target("avx512f")))
 static void group16(const sb_lowrank_task *task, int n, const float *const *xs, float *const *ys, int to_delta,
-                    float (*u)[SB_LOWRANK_MAX_RANK], prefetch_stream *pf) {
+                    float (*u)[SB_LOWRANK_MAX_RANK]) {
     CALL_BY_STORAGE_AND_ROWS(group16_n);
 }
 
@@ -323,14 +311,8 @@ static int cpu_has_avx512(void) {
     return value;
 }
 
-void sb_lowrank_run_task(const sb_lowrank_task *tasks, int t, int limit, const float *x, int ldx,
-                         float *out, int ldo, int to_delta) {
-    const sb_lowrank_task *task = &tasks[t];
+void sb_lowrank_run_task(const sb_lowrank_task *task, const float *x, int ldx, float *out, int ldo, int to_delta) {
     const int use512 = cpu_has_avx512() && task->in_features % 16 == 0 && task->out_features % 16 == 0;
-    // The next task's factors are fetched while this one runs, unless it reads the same ones
-    // (more rows of the segment), which are in cache already.
-    const sb_lowrank_task *next = t + 1 < limit && tasks[t + 1].a != task->a ? &tasks[t + 1] : NULL;
-    prefetch_stream pf = prefetch_for(next);
     float u[ROW_GROUP][SB_LOWRANK_MAX_RANK];
     for (int first = 0, n; first < task->rows; first += n) {
         const int left = task->rows - first;
@@ -342,8 +324,8 @@ void sb_lowrank_run_task(const sb_lowrank_task *tasks, int t, int limit, const f
             xs[r] = x + row * ldx;
             ys[r] = out + row * ldo + task->y_offset;
         }
-        if (use512) group16(task, n, xs, ys, to_delta, u, &pf);
-        else group8(task, n, xs, ys, to_delta, u, &pf);
+        if (use512) group16(task, n, xs, ys, to_delta, u);
+        else group8(task, n, xs, ys, to_delta, u);
     }
 }
 
@@ -375,7 +357,7 @@ typedef struct {
 
 static void lowrank_range(void *p, int begin, int end) {
     const lowrank_ctx *ctx = p;
-    for (int t = begin; t < end; t++) sb_lowrank_run_task(ctx->tasks, t, end, ctx->x, ctx->ldx, ctx->y, ctx->ldy, 0);
+    for (int t = begin; t < end; t++) sb_lowrank_run_task(&ctx->tasks[t], ctx->x, ctx->ldx, ctx->y, ctx->ldy, 0);
 }
 
 void sb_lowrank_apply(const sb_lowrank_task *tasks, int count, const float *x, int ldx,

@@ -361,7 +361,7 @@ static void drain_panels(overlap_ctx *o) {
 
 static void drain_tasks(overlap_ctx *o) {
     for (int t; (t = atomic_fetch_add_explicit(&o->nextTask, 1, memory_order_relaxed)) < o->taskCount;) {
-        sb_lowrank_run_task(o->tasks, t, o->taskCount, o->panel.x, o->panel.ldx, o->delta, o->panel.ldy, 1);
+        sb_lowrank_run_task(&o->tasks[t], o->panel.x, o->panel.ldx, o->delta, o->panel.ldy, 1);
         atomic_fetch_add_explicit(&o->tasksDone, 1, memory_order_release);
     }
 }
