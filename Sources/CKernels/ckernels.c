@@ -1,6 +1,7 @@
 // AVX2/FMA implementations of the hot loops declared in ckernels.h.
 #include "ckernels.h"
 #include <malloc.h>
+#include <stdatomic.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
@@ -441,4 +442,46 @@ void sb_attention_step(const float *q, int ldq, const sb_attention_chunk *chunks
 
 void sb_release_free_memory(void) {
     malloc_trim(0);
+}
+
+typedef struct {
+    const void *const *regions;
+    const int64_t *sizes;
+    _Atomic uint64_t sum;
+} stream_read_ctx;
+
+// Four independent 64-bit lane sums over 32-byte loads: no dependency chain longer than one
+// add per load, so the loop runs at the rate memory delivers.
+static void stream_read_range(void *p, int begin, int end) {
+    stream_read_ctx *c = p;
+    uint64_t total = 0;
+    for (int r = begin; r < end; r++) {
+        const uint8_t *bytes = c->regions[r];
+        const int64_t size = c->sizes[r], words = size / 8;
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t w = 0;
+        for (; w + 16 <= words; w += 16) {
+            a0 = _mm256_add_epi64(a0, _mm256_loadu_si256((const __m256i *)(bytes + 8 * w)));
+            a1 = _mm256_add_epi64(a1, _mm256_loadu_si256((const __m256i *)(bytes + 8 * w + 32)));
+            a2 = _mm256_add_epi64(a2, _mm256_loadu_si256((const __m256i *)(bytes + 8 * w + 64)));
+            a3 = _mm256_add_epi64(a3, _mm256_loadu_si256((const __m256i *)(bytes + 8 * w + 96)));
+        }
+        uint64_t lanes[4];
+        _mm256_storeu_si256((__m256i *)lanes, _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3)));
+        total += lanes[0] + lanes[1] + lanes[2] + lanes[3];
+        for (; w < words; w++) {
+            uint64_t word;
+            memcpy(&word, bytes + 8 * w, 8);
+            total += word;
+        }
+        for (int64_t i = 8 * words; i < size; i++) total += bytes[i];
+    }
+    atomic_fetch_add(&c->sum, total);
+}
+
+uint64_t sb_stream_read(const void *const *regions, const int64_t *sizes, int count) {
+    if (count <= 0) return 0;
+    stream_read_ctx c = { regions, sizes, 0 };
+    sb_parallel_for(count, 1, stream_read_range, &c);
+    return atomic_load(&c.sum);
 }

@@ -69,4 +69,18 @@ public enum Ops {
         sb_attention_step(q, Int32(ldq), chunks.baseAddress, Int32(chunks.count), kCache, vCache, Int32(blockSize),
                           Int32(heads), Int32(kvHeads), Int32(headDim), scale, out, Int32(ldo))
     }
+
+    /// Semantics: the sum (mod 2⁶⁴) of every region's little-endian 8-byte words, plus the last
+    /// bytes of a region whose size is not a multiple of 8, one by one; each region is read once,
+    /// the regions shared out over the kernel pool. How fast the machine streams those bytes is
+    /// the yardstick `switchboard bench` holds the LoRA kernel to.
+    public static func streamRead(_ regions: [UnsafeRawBufferPointer]) -> UInt64 {
+        let starts = regions.map { $0.baseAddress }
+        let sizes = regions.map { Int64($0.count) }
+        return starts.withUnsafeBufferPointer { starts in
+            sizes.withUnsafeBufferPointer { sizes in
+                sb_stream_read(starts.baseAddress, sizes.baseAddress, Int32(regions.count))
+            }
+        }
+    }
 }

@@ -84,4 +84,19 @@ public enum ReferenceOps {
         }
         return out
     }
+
+    /// `Ops.streamRead`'s sum, byte by byte.
+    public static func streamRead(_ regions: [[UInt8]]) -> UInt64 {
+        var total: UInt64 = 0
+        for bytes in regions {
+            let whole = bytes.count / 8 * 8
+            for start in stride(from: 0, to: whole, by: 8) {
+                var word: UInt64 = 0
+                for b in 0..<8 { word |= UInt64(bytes[start + b]) << (8 * UInt64(b)) }
+                total &+= word
+            }
+            for b in bytes[whole...] { total &+= UInt64(b) }
+        }
+        return total
+    }
 }

@@ -1,5 +1,6 @@
 import Adapters
 import Foundation
+import Kernels
 import Llama
 
 /// Decode speed with adapters, as a ratio to base-only decoding measured in the same run.
@@ -26,6 +27,56 @@ struct AdapterBenchmark {
             return uses.compactMap { $0?.adapter }.reduce(0) { total, adapter in
                 seen.insert(ObjectIdentifier(adapter)).inserted ? total + adapter.byteCount : total
             }
+        }
+    }
+
+    /// The LoRA kernel alone on one decode step's tasks (one row per adapter, every layer and
+    /// module), on both cores, next to a plain read of the same factors on both cores. With one
+    /// row per adapter the kernel is bound by reading the factors, so the ratio says how close it
+    /// comes to the speed this machine streams memory at, whatever that speed is today.
+    func kernelRates(_ cases: [(label: String, adapters: [Adapter])]) {
+        print("\nLoRA kernel alone: one decode step's tasks on both cores against a plain read of the same factors (median of 9 alternating runs)\n")
+        print("| adapters | factor MB | kernel GB/s | read GB/s | ratio |")
+        print("|---|---:|---:|---:|---:|")
+        for (label, adapters) in cases {
+            var modules: [[LowRank.Task]] = []
+            var regions: [UnsafeRawBufferPointer] = []
+            var widestIn = 0, widestOut = 0
+            for layer in 0..<model.config.layerCount {
+                for module in ProjectionModule.allCases {
+                    var tasks: [LowRank.Task] = []
+                    for (row, adapter) in adapters.enumerated() {
+                        guard case .lowRank(let d)? = adapter.delta(layer: layer, module: module) else { continue }
+                        tasks.append(LowRank.task(firstRow: row, rows: 1, rank: d.rank, inFeatures: d.inFeatures,
+                                                  outFeatures: d.outFeatures, yOffset: 0, a: d.a.pointer,
+                                                  bTransposed: d.bTransposed.pointer, precision: d.a.precision,
+                                                  scale: d.scale, gain: nil, gainWeight: 0))
+                        regions.append(UnsafeRawBufferPointer(start: d.a.pointer, count: d.a.byteCount))
+                        regions.append(UnsafeRawBufferPointer(start: d.bTransposed.pointer, count: d.bTransposed.byteCount))
+                        widestIn = max(widestIn, d.inFeatures)
+                        widestOut = max(widestOut, d.outFeatures)
+                    }
+                    if !tasks.isEmpty { modules.append(tasks) }
+                }
+            }
+            let bytes = Double(regions.reduce(0) { $0 + $1.count })
+            let x = FloatBuffer((0..<adapters.count * widestIn).map { Float($0 % 13) * 0.01 })
+            let y = FloatBuffer(count: adapters.count * widestOut)
+            var kernelRates: [Double] = [], readRates: [Double] = []
+            withExtendedLifetime(adapters) {
+                for _ in 0..<9 {
+                    var start = now()
+                    for tasks in modules {
+                        tasks.withUnsafeBufferPointer { LowRank.apply($0, x: x.pointer, ldx: widestIn, y: y.pointer, ldy: widestOut) }
+                    }
+                    kernelRates.append(bytes / (now() - start) / 1e9)
+                    start = now()
+                    _ = Ops.streamRead(regions)
+                    readRates.append(bytes / (now() - start) / 1e9)
+                }
+            }
+            let kernel = median(kernelRates), read = median(readRates)
+            print(String(format: "| %@ | %.1f | %.1f | %.1f | %.2f |", label, bytes / 1e6, kernel, read, kernel / read))
         }
     }
 
@@ -67,6 +118,10 @@ struct AdapterBenchmark {
         print(String(format: "\nAdapters: synthesized and loaded %d in %.1f s (decode after %d positions; ratio = base-only time / adapter time, median of %d pairs of %d-step runs)",
                      qv8.count + all16.count + all16Bf16.count + mixed.count, now() - loadStart, bench.decodeContext, bench.adapterPairs,
                      bench.adapterPairSteps))
+
+        kernelRates([("32 distinct r=16 all-linear, f32", Array(all16.prefix(32))),
+                     ("32 distinct r=16 all-linear, f16", Array(all16Half.prefix(32))),
+                     ("32 distinct r=16 all-linear, saved in bf16", all16Bf16)])
 
         /// Rows 0..<batch using `distinct` adapters of `pool` round-robin, grouped by adapter.
         func rows(_ batch: Int, _ pool: [Adapter], distinct: Int) -> [AdapterUse?] {

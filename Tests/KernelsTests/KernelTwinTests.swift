@@ -88,6 +88,27 @@ struct KernelTwinTests {
         #expect(maxAbsDifference(out.array, expected) < 1e-5)
     }
 
+    @Test("the stream read sums every byte of every region once, whatever the sizes and region count",
+          arguments: [[0, 1, 7, 8, 9], [127, 128, 129, 4096 + 13], (0..<64).map { 1000 + 37 * $0 }])
+    func streamRead(sizes: [Int]) {
+        var state: UInt64 = 99
+        let regions: [[UInt8]] = sizes.map { size in
+            (0..<size).map { _ in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return UInt8(truncatingIfNeeded: state >> 56)
+            }
+        }
+        let buffers = regions.map { bytes -> UnsafeMutableRawBufferPointer in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
+            buffer.copyBytes(from: bytes)
+            return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count])
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        let sum = Ops.streamRead(buffers.map { UnsafeRawBufferPointer($0) })
+        #expect(sum == ReferenceOps.streamRead(regions))
+        #expect(sum != 0)
+    }
+
     @Test("paged attention over scattered blocks equals causal attention over contiguous keys",
           arguments: [(1, 0), (5, 0), (1, 40), (7, 13)])
     func pagedAttention(queries: Int, firstPosition: Int) {

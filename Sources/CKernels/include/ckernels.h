@@ -30,6 +30,12 @@ void sb_add_inplace(float *x, const float *y, int count);
 /// weights otherwise stay in the process's heap, counted in its resident memory.
 void sb_release_free_memory(void);
 
+/// Reads every byte of regions[0 ..< count) once, front to back, the regions shared out over
+/// the kernel pool, and returns the sum (mod 2⁶⁴) of their little-endian 8-byte words plus, for
+/// a region whose size is not a multiple of 8, its last bytes one by one. The benchmark's
+/// yardstick for the LoRA kernel: how fast this machine streams the same bytes with nothing else to do.
+uint64_t sb_stream_read(const void *const *regions, const int64_t *sizes, int count);
+
 /// Causal attention of one sequence chunk against its paged KV cache.
 /// q:       [nQuery, heads*headDim] (leading dim ldq); query row i sits at position firstPos + i
 ///          and attends to cache slots 0 ... firstPos + i (slot index == position).
