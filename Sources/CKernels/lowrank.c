@@ -71,6 +71,29 @@ static inline __attribute__((always_inline)) float load1(const void *w, int64_t 
 /// by memory, and 8 ranks or 128 columns at a time is the order its factors are stored in.
 #define CHAINS_WIDE 16
 
+// Both loop families read factors through running offsets, not the general tile index per
+// load (sb_tiled_index), which cost more integer work than the FMAs it fed: a block of kb ranks
+// (a power of two, at a multiple of kb) lies in one band of A's tiles, and a block of columns
+// (a power of two of vectors, at a multiple of its width) in one tile of Bᵀ, so each block reads
+// its factor front to back. Measured on a Zen 4 host, kernel alone, factors in cache: AVX-512
+// f32 36 → 49 GB/s, f16 26 → 51; AVX2 f32 42 → 95, f16 22 → 64 (see docs/architecture.md).
+
+/// The band of A's tiles (8 ranks, fewer at the end) that holds rank k0: its first rank and height.
+ALWAYS_INLINE int a_band(int k0, int rank, int *height) {
+    const int band = k0 / SB_A_TILE_ROWS * SB_A_TILE_ROWS;
+    *height = rank - band < SB_A_TILE_ROWS ? rank - band : SB_A_TILE_ROWS;
+    return band;
+}
+
+/// Bᵀ's element (0, j0) for a block of columns that lies in one tile (every rank × 128 columns,
+/// fewer at the end), and the tile's width, by which the offset moves from rank to rank:
+/// (k, j) is at column0·rank + k·width + (j − column0).
+ALWAYS_INLINE int64_t bt_block_start(int j0, int rank, int out, int *width) {
+    const int column0 = j0 / SB_BT_TILE_COLUMNS * SB_BT_TILE_COLUMNS;
+    *width = out - column0 < SB_BT_TILE_COLUMNS ? out - column0 : SB_BT_TILE_COLUMNS;
+    return (int64_t)column0 * rank + (j0 - column0);
+}
+
 /// u[r][k0 + kk] = x_r · A[k0 + kk] for r < n, kk < kb (n·kb ≤ CHAINS; both constants after
 /// inlining, so the accumulators live in registers). Each (r, k) sum has one accumulator that
 /// takes x in order, 8 lanes at a time, then the lanes' sum and the tail: the same arithmetic
@@ -79,12 +102,23 @@ ALWAYS_INLINE void shrink_block(const float *const *xs, int n, int kb, const voi
                                 float (*u)[SB_LOWRANK_MAX_RANK]) {
     __m256 acc[CHAINS];
     for (int c = 0; c < n * kb; c++) acc[c] = _mm256_setzero_ps();
+    // The band's tiles (16 inputs wide, the last one narrower) follow one another; in a tile of
+    // width w, (k, column0 + c) is at tile + (k − band)·w + c. The vector steps take x 8 values
+    // at a time up to the last multiple of 8, as before; the tail below uses the general index.
+    int height;
+    const int band = a_band(k0, rank, &height);
+    int64_t tile = (int64_t)band * in;
     int i = 0;
-    for (; i + 8 <= in; i += 8) {
-        for (int kk = 0; kk < kb; kk++) {
-            __m256 w = load8(a, sb_a_index(k0 + kk, i, rank, in), storage);
-            for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
+    for (int column0 = 0; column0 < in; column0 += SB_A_TILE_COLUMNS) {
+        const int width = in - column0 < SB_A_TILE_COLUMNS ? in - column0 : SB_A_TILE_COLUMNS;
+        const int64_t row = tile + (int64_t)(k0 - band) * width;
+        for (int c = 0; c + 8 <= width; c += 8, i += 8) {
+            for (int kk = 0; kk < kb; kk++) {
+                __m256 w = load8(a, row + (int64_t)kk * width + c, storage);
+                for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
+            }
         }
+        tile += (int64_t)height * width;
     }
     for (int r = 0; r < n; r++) {
         for (int kk = 0; kk < kb; kk++) {
@@ -126,9 +160,11 @@ ALWAYS_INLINE void expand_block(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, 
                                 int out, int j0, const float *gain, float gain_weight, float *const *ys, int to_delta) {
     __m256 acc[CHAINS];
     for (int c = 0; c < n * jb; c++) acc[c] = _mm256_setzero_ps();
-    for (int k = 0; k < rank; k++) {
+    int width;
+    int64_t at = bt_block_start(j0, rank, out, &width);
+    for (int k = 0; k < rank; k++, at += width) {
         for (int jj = 0; jj < jb; jj++) {
-            __m256 w = load8(bt, sb_bt_index(k, j0 + 8 * jj, rank, out), storage);
+            __m256 w = load8(bt, at + 8 * jj, storage);
             for (int r = 0; r < n; r++)
                 acc[r * jb + jj] = _mm256_fmadd_ps(_mm256_set1_ps(u[r][k]), w, acc[r * jb + jj]);
         }
@@ -210,29 +246,16 @@ AVX512 __m512 load16(const void *w, int64_t i, int storage) {
     return _mm512_loadu_ps((const float *)w + i);
 }
 
-/// The AVX-512 blocks read their factors through running offsets instead of the general tile
-/// index: a block of kb ranks (a power of two, at a multiple of kb) lies in one band of A's
-/// tiles, and a block of 16·jb columns in one tile of Bᵀ, so each block is one stream front to
-/// back. Computing the general index per load cost more than the arithmetic it fed (in-cache
-/// rate of the kernel 36 → 49 GB/s for f32, 26 → 51 for f16, measured on a 2-core Zen 4).
-
-/// A's element (k0, i = 0) of the block of ranks k0 … k0+kb−1, and how far the block's stream
-/// moves per 16 inputs: (k, i) lies at band·in + i·height + (k − band)·16, the band being the 8
-/// ranks (fewer at the end) that hold k0 (SB_A_TILE_* and sb_tiled_index; in % 16 == 0 here).
-AVX512 int64_t a_block_start(int k0, int rank, int in, int64_t *step) {
-    const int band = k0 / SB_A_TILE_ROWS * SB_A_TILE_ROWS;
-    const int height = rank - band < SB_A_TILE_ROWS ? rank - band : SB_A_TILE_ROWS;
-    *step = (int64_t)height * SB_A_TILE_COLUMNS;
-    return (int64_t)band * in + (int64_t)(k0 - band) * SB_A_TILE_COLUMNS;
-}
-
 AVX512 void shrink_block16(const float *const *xs, int n, int kb, const void *a, int storage, int k0, int rank, int in,
                            float (*u)[SB_LOWRANK_MAX_RANK]) {
     __m512 acc[CHAINS_WIDE];
     for (int c = 0; c < n * kb; c++) acc[c] = _mm512_setzero_ps();
-    int64_t step;
-    int64_t at = a_block_start(k0, rank, in, &step);
-    for (int i = 0; i < in; i += 16, at += step) {
+    // in % 16 == 0 here, so every tile of the band is 16 wide: (k, i) is at
+    // band·in + i·height + (k − band)·16, and the block's offset moves by 16·height per step.
+    int height;
+    const int band = a_band(k0, rank, &height);
+    int64_t at = (int64_t)band * in + (int64_t)(k0 - band) * SB_A_TILE_COLUMNS;
+    for (int i = 0; i < in; i += 16, at += (int64_t)height * SB_A_TILE_COLUMNS) {
         for (int kk = 0; kk < kb; kk++) {
             __m512 w = load16(a, at + kk * SB_A_TILE_COLUMNS, storage);
             for (int r = 0; r < n; r++) acc[r * kb + kk] = _mm512_fmadd_ps(_mm512_loadu_ps(xs[r] + i), w, acc[r * kb + kk]);
@@ -253,11 +276,8 @@ AVX512 void expand_block16(float (*u)[SB_LOWRANK_MAX_RANK], int n, int jb, const
                            int out, int j0, const float *gain, float gain_weight, float *const *ys, int to_delta) {
     __m512 acc[CHAINS_WIDE];
     for (int c = 0; c < n * jb; c++) acc[c] = _mm512_setzero_ps();
-    // Columns j0 … j0+16·jb−1 lie in one tile of Bᵀ (all ranks × 128 columns, fewer at the end):
-    // (k, j) is at column0·rank + k·width + (j − column0).
-    const int column0 = j0 / SB_BT_TILE_COLUMNS * SB_BT_TILE_COLUMNS;
-    const int width = out - column0 < SB_BT_TILE_COLUMNS ? out - column0 : SB_BT_TILE_COLUMNS;
-    int64_t at = (int64_t)column0 * rank + (j0 - column0);
+    int width;
+    int64_t at = bt_block_start(j0, rank, out, &width);
     for (int k = 0; k < rank; k++, at += width) {
         for (int jj = 0; jj < jb; jj++) {
             __m512 w = load16(bt, at + 16 * jj, storage);
