@@ -62,20 +62,20 @@ struct AdapterBenchmark {
             let bytes = Double(regions.reduce(0) { $0 + $1.count })
             let x = FloatBuffer((0..<adapters.count * widestIn).map { Float($0 % 13) * 0.01 })
             let y = FloatBuffer(count: adapters.count * widestOut)
-            var kernelRates: [Double] = [], readRates: [Double] = []
+            var kernelSamples: [Double] = [], readSamples: [Double] = []
             withExtendedLifetime(adapters) {
                 for _ in 0..<9 {
                     var start = now()
                     for tasks in modules {
                         tasks.withUnsafeBufferPointer { LowRank.apply($0, x: x.pointer, ldx: widestIn, y: y.pointer, ldy: widestOut) }
                     }
-                    kernelRates.append(bytes / (now() - start) / 1e9)
+                    kernelSamples.append(bytes / (now() - start) / 1e9)
                     start = now()
                     _ = Ops.streamRead(regions)
-                    readRates.append(bytes / (now() - start) / 1e9)
+                    readSamples.append(bytes / (now() - start) / 1e9)
                 }
             }
-            let kernel = median(kernelRates), read = median(readRates)
+            let kernel = median(kernelSamples), read = median(readSamples)
             print(String(format: "| %@ | %.1f | %.1f | %.1f | %.2f |", label, bytes / 1e6, kernel, read, kernel / read))
         }
     }
